@@ -1,0 +1,5 @@
+import sys
+
+from shim.app import main
+
+sys.exit(main())

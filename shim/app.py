@@ -1,0 +1,125 @@
+"""The daemon's life: start in order, serve, and shut down gracefully.
+
+One coroutine, :func:`serve`, owns the event loop's resources through an
+``AsyncExitStack``: the Docker client, the log copiers, the gRPC server and
+its socket, released in reverse order. The first SIGTERM/SIGINT stops
+accepting calls and gives in-flight ones ``--shutdown-grace`` seconds; a
+second signal cuts that wait short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health
+
+from shim import config as shim_config
+from shim import logsetup, metrics
+from shim.backend import Backend
+from shim.config import ShimConfig
+from shim.docker import DockerClient
+from shim.logs import LogManager
+from shim.oomscore import OomScorePolicy
+from shim.server import SocketInUse, bind, build_server, report_health
+
+log = logging.getLogger("shim")
+
+
+class Shutdown:
+    """Signal bookkeeping: the first signal asks for a graceful stop, the second forces it."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.forced = asyncio.Event()
+
+    def signal(self, signum: int) -> None:
+        if self.requested.is_set():
+            log.warning("second %s: stopping without waiting", signal.Signals(signum).name)
+            self.forced.set()
+        else:
+            log.info("%s received: shutting down", signal.Signals(signum).name)
+            self.requested.set()
+
+
+async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
+    path = shim_config.socket_path(config.listen)
+    shutdown = Shutdown()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shutdown.signal, signum)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(_remove_signal_handlers, loop)
+        docker = DockerClient(config.docker_host, config.docker_timeout)
+        stack.push_async_callback(docker.close)
+        logs = LogManager(docker)
+        stack.push_async_callback(logs.close)
+        backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
+        health_servicer = health.aio.HealthServicer()
+        server = build_server(backend, health_servicer)
+        bind(server, path, config.socket_group)
+        stack.callback(_unlink, path)
+        await server.start()
+        if config.metrics_address:
+            metrics_server, _ = metrics.serve(config.metrics_address)
+            stack.callback(metrics_server.shutdown)
+        health_task = asyncio.create_task(report_health(backend, health_servicer))
+        stack.push_async_callback(_cancel, health_task)
+        logs.resume_all()
+        log.info("serving CRI on unix://%s (docker: %s)", path, docker.endpoint)
+        if ready is not None:
+            ready.set()
+        await shutdown.requested.wait()
+        await health_servicer.enter_graceful_shutdown()
+        await _stop_server(server, config.shutdown_grace, shutdown.forced)
+    log.info("stopped")
+
+
+async def _stop_server(server: grpc.aio.Server, grace: float, forced: asyncio.Event) -> None:
+    """Stop accepting; wait for in-flight calls up to ``grace`` or a second signal."""
+    stopping = asyncio.create_task(server.stop(grace))
+    forcing = asyncio.create_task(forced.wait())
+    await asyncio.wait({stopping, forcing}, return_when=asyncio.FIRST_COMPLETED)
+    if not stopping.done():
+        await server.stop(0)
+    forcing.cancel()
+    await asyncio.gather(stopping, forcing, return_exceptions=True)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = shim_config.load(argv)
+    logsetup.configure(config.log_level, config.log_format)
+    try:
+        asyncio.run(serve(config))
+    except SocketInUse as exc:
+        log.error("%s", exc)
+        return 1
+    except PermissionError as exc:
+        log.error("cannot create the socket: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

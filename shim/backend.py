@@ -1,0 +1,127 @@
+"""What every service module shares: the Docker client, configuration, log
+copiers and host policies, plus the typed lookups that keep CRI calls away
+from Docker containers the shim does not own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shim import labels, naming
+from shim.config import ShimConfig
+from shim.docker import DockerClient
+from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
+from shim.logs import LogManager
+from shim.oomscore import OomScorePolicy
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+_KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
+
+
+@dataclass
+class Backend:
+    docker: DockerClient
+    config: ShimConfig
+    logs: LogManager
+    oom: OomScorePolicy
+
+    async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
+        """Inspect document of a sandbox; NotFound for anything else, even a container."""
+        found = await self.find(sandbox_id, labels.TYPE_SANDBOX, field)
+        if found is None:
+            raise NotFound(f"pod sandbox {sandbox_id!r} not found")
+        return found
+
+    async def container(self, container_id: str, field: str = "container_id") -> JSON:
+        found = await self.find(container_id, labels.TYPE_CONTAINER, field)
+        if found is None:
+            raise NotFound(f"container {container_id!r} not found")
+        return found
+
+    async def find(self, object_id: str, kind: str, field: str) -> JSON | None:
+        """Inspect an object of ``kind`` by full id or unique id prefix; None if absent.
+
+        Docker also resolves names, and would happily inspect containers the
+        shim never created; both are refused here so that a CRI id can only
+        ever reach the shim's own sandboxes and containers.
+        """
+        if not object_id:
+            raise InvalidArgument(f"{field}: required")
+        try:
+            inspect = await self.docker.inspect_container(object_id)
+        except DockerAPIError as exc:
+            if exc.is_not_found:
+                return None
+            raise
+        owned = (inspect["Config"].get("Labels") or {}).get(labels.TYPE_KEY) == kind
+        if not owned or not str(inspect["Id"]).startswith(object_id):
+            return None
+        return inspect
+
+    async def create_named(
+        self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
+    ) -> str:
+        """Create a container under ``name``, recovering from a name conflict.
+
+        A conflicting container that is ours and not running is debris of an
+        earlier attempt: ``remove_stale`` removes it and the name is reused.
+        A running one means the client asked twice for the same object, which
+        is refused. If the name cannot be freed, a random suffix is added.
+        """
+        try:
+            return await self.docker.create_container(name, body)
+        except DockerAPIError as exc:
+            if not exc.is_conflict:
+                raise
+        try:
+            holder = await self.docker.inspect_container(name)
+        except DockerAPIError as exc:
+            if not exc.is_not_found:
+                raise
+            return await self.docker.create_container(name, body)
+        holder_labels = holder["Config"].get("Labels") or {}
+        ours = holder_labels.get(labels.TYPE_KEY) == body["Labels"].get(labels.TYPE_KEY)
+        if ours and holder["State"].get("Running"):
+            raise AlreadyExists(f"name {name!r} is in use by running container {holder['Id']}")
+        if ours:
+            try:
+                await remove_stale(holder["Id"])
+                return await self.docker.create_container(name, body)
+            except DockerAPIError as exc:
+                log.warning("could not reuse name %s: %s", name, exc.message)
+        return await self.docker.create_container(naming.with_random_suffix(name), body)
+
+    async def sandbox_containers(self, sandbox_id: str, running_only: bool = False) -> list[JSON]:
+        filters = {
+            "label": [
+                f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}",
+                f"{labels.SANDBOX_ID_KEY}={sandbox_id}",
+            ]
+        }
+        if running_only:
+            filters["status"] = ["running"]
+        return await self.docker.list_containers(filters)
+
+
+async def ignore_not_found(call: Callable[[], Awaitable[None]]) -> None:
+    """Run a stop/remove step that must succeed when its object is already gone."""
+    try:
+        await call()
+    except DockerAPIError as exc:
+        # 404: already removed; 304: already stopped.
+        if exc.status not in (404, 304):
+            raise
+
+
+async def gather_all(calls: list[Awaitable[None]]) -> None:
+    """Run independent Docker calls concurrently; the first failure is raised after all end."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -1,0 +1,194 @@
+"""Command-line and environment configuration of the shim daemon.
+
+Every option is a flag and an environment variable (``CRI_SHIM_<NAME>``,
+plus Docker's own ``DOCKER_HOST``); a flag wins over the environment, which
+wins over the default. The README's configuration table is generated from
+the same :data:`OPTIONS` list (``cri-shim --help`` shows it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from shim import __version__
+
+DEFAULT_SOCKET = "/run/cri-shim.sock"
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_INFRA_IMAGE = "registry.k8s.io/pause:3.10"
+
+
+@dataclass(frozen=True, slots=True)
+class ShimConfig:
+    listen: str = DEFAULT_SOCKET
+    docker_host: str = DEFAULT_DOCKER_HOST
+    pod_infra_image: str = DEFAULT_INFRA_IMAGE
+    pod_network: str = "bridge"
+    sandbox_oom_score_adj: int = -998
+    docker_timeout: float = 120.0
+    image_pull_progress_deadline: float = 60.0
+    shutdown_grace: float = 10.0
+    socket_group: str = ""
+    log_level: str = "info"
+    log_format: str = "text"
+    metrics_address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    flag: str
+    env: str
+    field: str
+    help: str
+    kind: type = str
+    choices: tuple[str, ...] | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--listen", "CRI_SHIM_LISTEN", "listen", "unix socket to serve the CRI on"),
+    Option(
+        "--docker-host",
+        "DOCKER_HOST",
+        "docker_host",
+        "Docker Engine endpoint (unix:///path or tcp://host:port)",
+    ),
+    Option(
+        "--pod-infra-image",
+        "CRI_SHIM_POD_INFRA_IMAGE",
+        "pod_infra_image",
+        "image of each sandbox's infra (pause) container; its process must exit on SIGTERM",
+    ),
+    Option(
+        "--pod-network",
+        "CRI_SHIM_POD_NETWORK",
+        "pod_network",
+        "Docker network for sandboxes whose network namespace mode is POD",
+    ),
+    Option(
+        "--sandbox-oom-score-adj",
+        "CRI_SHIM_SANDBOX_OOM_SCORE_ADJ",
+        "sandbox_oom_score_adj",
+        "oom_score_adj of infra containers (falls back to 0 where the kernel refuses negatives)",
+        int,
+    ),
+    Option(
+        "--docker-timeout",
+        "CRI_SHIM_DOCKER_TIMEOUT",
+        "docker_timeout",
+        "upper bound in seconds on any single Docker API call",
+        float,
+    ),
+    Option(
+        "--image-pull-progress-deadline",
+        "CRI_SHIM_IMAGE_PULL_PROGRESS_DEADLINE",
+        "image_pull_progress_deadline",
+        "cancel a pull that reports no progress for this many seconds",
+        float,
+    ),
+    Option(
+        "--shutdown-grace",
+        "CRI_SHIM_SHUTDOWN_GRACE",
+        "shutdown_grace",
+        "seconds in-flight calls get to finish on SIGTERM/SIGINT",
+        float,
+    ),
+    Option(
+        "--socket-group",
+        "CRI_SHIM_SOCKET_GROUP",
+        "socket_group",
+        "group owning the socket (mode 0660); empty keeps the daemon's group",
+    ),
+    Option(
+        "--log-level",
+        "CRI_SHIM_LOG_LEVEL",
+        "log_level",
+        "log verbosity",
+        choices=("debug", "info", "warning", "error"),
+    ),
+    Option(
+        "--log-format",
+        "CRI_SHIM_LOG_FORMAT",
+        "log_format",
+        "text, or json: one object per line",
+        choices=("text", "json"),
+    ),
+    Option(
+        "--metrics-address",
+        "CRI_SHIM_METRICS_ADDRESS",
+        "metrics_address",
+        "serve Prometheus metrics on HOST:PORT (loopback only; empty disables)",
+    ),
+)
+
+
+def build_parser(defaults: ShimConfig | None = None) -> argparse.ArgumentParser:
+    defaults = defaults or ShimConfig()
+    parser = argparse.ArgumentParser(
+        prog="cri-shim",
+        description=(
+            "Serve the Kubernetes Container Runtime Interface (runtime.v1) on a unix "
+            "socket, backed by the Docker Engine API."
+        ),
+        epilog="Each option can also be set through the environment variable shown.",
+    )
+    parser.add_argument("--version", action="version", version=f"cri-shim {__version__}")
+    for option in OPTIONS:
+        default = getattr(defaults, option.field)
+        parser.add_argument(
+            option.flag,
+            dest=option.field,
+            type=option.kind,
+            choices=option.choices,
+            default=None,
+            metavar=None if option.choices else option.field.upper(),
+            help=f"{option.help} [env {option.env}; default: {default!r}]",
+        )
+    return parser
+
+
+def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> ShimConfig:
+    """Resolve flags, then environment, then defaults."""
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    values: dict[str, object] = {}
+    for option in OPTIONS:
+        flag_value = getattr(args, option.field)
+        if flag_value is not None:
+            values[option.field] = flag_value
+        elif option.env in environ:
+            values[option.field] = _from_env(parser, option, environ[option.env])
+    config = ShimConfig(**values)  # type: ignore[arg-type]
+    _check(parser, config)
+    return config
+
+
+def _from_env(parser: argparse.ArgumentParser, option: Option, raw: str) -> object:
+    try:
+        value = option.kind(raw)
+    except ValueError:
+        parser.error(f"{option.env}={raw!r}: expected {option.kind.__name__}")
+    if option.choices and value not in option.choices:
+        parser.error(f"{option.env}={raw!r}: choose from {', '.join(option.choices)}")
+    return value
+
+
+def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
+    if not socket_path(config.listen).startswith("/"):
+        parser.error(f"--listen {config.listen!r}: must be an absolute unix socket path")
+    if not -1000 <= config.sandbox_oom_score_adj <= 1000:
+        parser.error("--sandbox-oom-score-adj: must be between -1000 and 1000")
+    for name in ("docker_timeout", "image_pull_progress_deadline", "shutdown_grace"):
+        if getattr(config, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')}: must be positive")
+    if config.metrics_address:
+        host, _, port = config.metrics_address.rpartition(":")
+        if not host or not port.isdigit():
+            parser.error("--metrics-address: expected HOST:PORT")
+
+
+def socket_path(listen: str) -> str:
+    """Accept both "/run/x.sock" and "unix:///run/x.sock", as crictl's endpoints do."""
+    return listen.removeprefix("unix://")

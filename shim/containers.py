@@ -1,0 +1,191 @@
+"""Application containers: create, start, stop, remove, list, status, resources, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from criapi.runtime.v1 import api_pb2 as cri
+from shim import convert, createspec, dockerfilters, labels, naming, seccomp
+from shim.backend import JSON, Backend, ignore_not_found
+from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
+
+log = logging.getLogger(__name__)
+
+
+async def create_container(
+    backend: Backend, request: cri.CreateContainerRequest
+) -> cri.CreateContainerResponse:
+    if not request.HasField("config"):
+        raise InvalidArgument("config: required")
+    config = request.config
+    createspec.validate_container_config(config)
+    sandbox_inspect = await backend.sandbox(request.pod_sandbox_id)
+    if not sandbox_inspect["State"].get("Running"):
+        raise FailedPrecondition(f"pod sandbox {sandbox_inspect['Id']} is not ready")
+    sandbox = _sandbox_view(sandbox_inspect, request.sandbox_config)
+    security = config.linux.security_context
+    choice = await seccomp.resolve(
+        seccomp.requested_profile(security),
+        security.seccomp_profile_path,
+        "config.linux.security_context",
+    )
+    oom_score = await backend.oom.effective(
+        config.linux.resources.oom_score_adj, backend.config.pod_infra_image
+    )
+    log_path = _log_path(sandbox.log_directory, config.log_path)
+    record = createspec.container_record(config, convert.now_ns())
+    body = createspec.container_body(
+        config,
+        sandbox=sandbox,
+        record=record,
+        log_path=log_path,
+        seccomp=choice,
+        oom_score_adj=oom_score,
+    )
+    meta = sandbox.metadata
+    name = naming.container_name(
+        config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid
+    )
+    container_id = await backend.create_named(
+        name, body, lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale))
+    )
+    log.info("created container %s (%s)", container_id[:12], name)
+    return cri.CreateContainerResponse(container_id=container_id)
+
+
+def _sandbox_view(inspect: JSON, given: cri.PodSandboxConfig) -> createspec.SandboxView:
+    """The sandbox as recorded at its creation; the request's copy only fills gaps."""
+    record = labels.decode_record(inspect["Config"].get("Labels"))
+    return createspec.SandboxView(
+        id=inspect["Id"],
+        metadata=convert.sandbox_metadata(record),
+        namespace_options=record.get("namespace_options", {}),
+        cgroup_parent=inspect["HostConfig"].get("CgroupParent") or "",
+        log_directory=record.get("log_directory") or given.log_directory,
+    )
+
+
+def _log_path(directory: str, relative: str) -> str:
+    """Where the CRI log goes; empty (no file) unless both parts are given."""
+    if not directory or not relative:
+        return ""
+    return os.path.join(directory, relative)
+
+
+async def start_container(
+    backend: Backend, request: cri.StartContainerRequest
+) -> cri.StartContainerResponse:
+    inspect = await backend.container(request.container_id)
+    container_id = inspect["Id"]
+    state = inspect["State"]
+    if state.get("Running"):
+        raise FailedPrecondition(f"container {container_id} is already running")
+    if convert.docker_time_ns(state.get("StartedAt")) or state.get("ExitCode"):
+        raise FailedPrecondition(
+            f"container {container_id} has already run; the CRI starts a container only once"
+        )
+    try:
+        await backend.docker.start_container(container_id)
+    except DockerAPIError as exc:
+        if exc.status == 304:
+            raise FailedPrecondition(f"container {container_id} is already running") from exc
+        if exc.status == 500:
+            raise FailedPrecondition(f"starting container {container_id}: {exc.message}") from exc
+        raise
+    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
+    if path:
+        backend.logs.follow(container_id, path, tty=bool(inspect["Config"].get("Tty")))
+    return cri.StartContainerResponse()
+
+
+async def stop_container(
+    backend: Backend, request: cri.StopContainerRequest
+) -> cri.StopContainerResponse:
+    if request.timeout < 0:
+        raise InvalidArgument("timeout: must not be negative")
+    inspect = await backend.find(request.container_id, labels.TYPE_CONTAINER, "container_id")
+    if inspect is None or not inspect["State"].get("Running"):
+        return cri.StopContainerResponse()
+    await ignore_not_found(
+        lambda: backend.docker.stop_container(inspect["Id"], int(request.timeout))
+    )
+    return cri.StopContainerResponse()
+
+
+async def remove_container(
+    backend: Backend, request: cri.RemoveContainerRequest
+) -> cri.RemoveContainerResponse:
+    inspect = await backend.find(request.container_id, labels.TYPE_CONTAINER, "container_id")
+    if inspect is None:
+        return cri.RemoveContainerResponse()
+    await ignore_not_found(lambda: backend.docker.remove_container(inspect["Id"]))
+    await backend.logs.forget(inspect["Id"])
+    return cri.RemoveContainerResponse()
+
+
+async def list_containers(
+    backend: Backend, request: cri.ListContainersRequest
+) -> cri.ListContainersResponse:
+    filters = dockerfilters.containers(request.filter)
+    if filters is None:
+        return cri.ListContainersResponse()
+    entries = await backend.docker.list_containers(filters)
+    prefix = dockerfilters.sandbox_prefix(request.filter)
+    if prefix:
+        entries = [
+            e
+            for e in entries
+            if (e.get("Labels") or {}).get(labels.SANDBOX_ID_KEY, "").startswith(prefix)
+        ]
+    image_refs = await _image_refs(backend) if entries else {}
+    return cri.ListContainersResponse(
+        containers=[convert.container(entry, image_refs) for entry in entries]
+    )
+
+
+async def _image_refs(backend: Backend) -> dict[str, str]:
+    """Image id -> digested reference, from one image listing."""
+    return {image["Id"]: convert.image_ref(image) for image in await backend.docker.list_images()}
+
+
+async def container_status(
+    backend: Backend, request: cri.ContainerStatusRequest
+) -> cri.ContainerStatusResponse:
+    inspect = await backend.container(request.container_id)
+    image = await backend.docker.inspect_image(inspect["Image"])
+    info = {}
+    if request.verbose:
+        info["info"] = json.dumps(
+            {
+                "pid": inspect["State"].get("Pid", 0),
+                "name": inspect["Name"].lstrip("/"),
+                "sandboxID": (inspect["Config"].get("Labels") or {}).get(labels.SANDBOX_ID_KEY),
+                "privileged": inspect["HostConfig"].get("Privileged"),
+                "user": inspect["Config"].get("User"),
+                "securityOpt": inspect["HostConfig"].get("SecurityOpt"),
+            }
+        )
+    return cri.ContainerStatusResponse(status=convert.container_status(inspect, image), info=info)
+
+
+async def update_container_resources(
+    backend: Backend, request: cri.UpdateContainerResourcesRequest
+) -> cri.UpdateContainerResourcesResponse:
+    if not request.HasField("linux"):
+        raise InvalidArgument("linux: required (Windows resources are not supported)")
+    createspec.validate_resources(request.linux, "linux")
+    inspect = await backend.container(request.container_id)
+    await backend.docker.update_container(inspect["Id"], createspec.update_body(request.linux))
+    return cri.UpdateContainerResourcesResponse()
+
+
+async def reopen_container_log(
+    backend: Backend, request: cri.ReopenContainerLogRequest
+) -> cri.ReopenContainerLogResponse:
+    inspect = await backend.container(request.container_id)
+    if not inspect["State"].get("Running"):
+        raise FailedPrecondition(f"container {inspect['Id']} is not running")
+    await backend.logs.reopen(inspect["Id"])
+    return cri.ReopenContainerLogResponse()

@@ -1,0 +1,500 @@
+"""Pure translation of CRI sandbox and container configs into Docker create bodies.
+
+Validation lives here too: everything a client can get wrong is checked
+before any Docker call, and reported as InvalidArgument naming the field, so
+a bad request changes nothing. Values that need I/O to resolve (a localhost
+seccomp profile's content, whether the kernel accepts a negative OOM score)
+are resolved by the caller and passed in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from criapi.runtime.v1 import api_pb2 as cri
+from shim import labels, naming
+from shim.convert import mount_record
+from shim.errors import InvalidArgument
+
+JSON = dict[str, Any]
+
+OOM_SCORE_MIN, OOM_SCORE_MAX = -1000, 1000
+# Lower bounds dockerd enforces; checked here so the error names the CRI field.
+MIN_MEMORY_BYTES = 6 * 1024 * 1024
+CPU_PERIOD_RANGE = (1000, 1_000_000)
+MIN_CPU_QUOTA = 1000
+
+_PROTOCOLS = {cri.TCP: "tcp", cri.UDP: "udp", cri.SCTP: "sctp"}
+_PROPAGATION = {
+    cri.PROPAGATION_PRIVATE: "rprivate",
+    cri.PROPAGATION_HOST_TO_CONTAINER: "rslave",
+    cri.PROPAGATION_BIDIRECTIONAL: "rshared",
+}
+_HEALTHCHECK_OFF = {"Test": ["NONE"]}
+# The kubelet owns restarts; dockerd must never restart a container on its own.
+_NO_RESTART = {"Name": "no"}
+# Logs are copied out of dockerd into CRI files; json-file is the driver that
+# can be read back with timestamps.
+_LOG_CONFIG = {"Type": "json-file", "Config": {}}
+
+
+@dataclass(frozen=True, slots=True)
+class SeccompChoice:
+    """A resolved seccomp request: None = Docker's default profile."""
+
+    security_opt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    """Host-wide choices the sandbox body depends on."""
+
+    infra_image: str
+    pod_network: str
+    oom_score_adj: int
+    seccomp: SeccompChoice
+
+
+# -- validation -----------------------------------------------------------------
+
+
+def validate_sandbox_metadata(meta: cri.PodSandboxMetadata, field: str) -> None:
+    for part in ("name", "namespace", "uid"):
+        problem = naming.invalid_component(getattr(meta, part))
+        if problem:
+            raise InvalidArgument(f"{field}.{part}: {problem}")
+
+
+def validate_container_metadata(meta: cri.ContainerMetadata, field: str) -> None:
+    problem = naming.invalid_component(meta.name)
+    if problem:
+        raise InvalidArgument(f"{field}.name: {problem}")
+
+
+def validate_sandbox_config(config: cri.PodSandboxConfig) -> None:
+    if not config.HasField("metadata"):
+        raise InvalidArgument("config.metadata: required")
+    validate_sandbox_metadata(config.metadata, "config.metadata")
+    for index, port in enumerate(config.port_mappings):
+        field = f"config.port_mappings[{index}]"
+        if not 1 <= port.container_port <= 65535:
+            raise InvalidArgument(f"{field}.container_port: must be between 1 and 65535")
+        if not 0 <= port.host_port <= 65535:
+            raise InvalidArgument(f"{field}.host_port: must be between 0 and 65535")
+        if port.host_ip:
+            _check_ip(port.host_ip, f"{field}.host_ip")
+    for index, server in enumerate(config.dns_config.servers):
+        _check_ip(server, f"config.dns_config.servers[{index}]")
+    linux = config.linux
+    _check_namespace_options(linux.security_context.namespace_options, "config.linux")
+    _check_profile_path(
+        linux.security_context.seccomp_profile_path,
+        "config.linux.security_context.seccomp_profile_path",
+    )
+
+
+def validate_container_config(config: cri.ContainerConfig) -> None:
+    if not config.HasField("metadata"):
+        raise InvalidArgument("config.metadata: required")
+    validate_container_metadata(config.metadata, "config.metadata")
+    if not config.image.image:
+        raise InvalidArgument("config.image.image: required")
+    for index, env in enumerate(config.envs):
+        if not env.key or "=" in env.key:
+            raise InvalidArgument(f"config.envs[{index}].key: must be non-empty without '='")
+        try:
+            env.value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidArgument(f"config.envs[{index}].value: not valid UTF-8") from exc
+    for index, mount in enumerate(config.mounts):
+        field = f"config.mounts[{index}]"
+        _check_bind_path(mount.host_path, f"{field}.host_path")
+        _check_bind_path(mount.container_path, f"{field}.container_path")
+        if mount.image.image:
+            raise InvalidArgument(f"{field}.image: image volumes are not supported")
+    for index, device in enumerate(config.devices):
+        field = f"config.devices[{index}]"
+        _check_bind_path(device.host_path, f"{field}.host_path")
+        _check_bind_path(device.container_path, f"{field}.container_path")
+        if device.permissions and set(device.permissions) - set("rwm"):
+            raise InvalidArgument(f"{field}.permissions: must be a combination of r, w, m")
+    if config.log_path.startswith("/"):
+        raise InvalidArgument("config.log_path: must be relative to the sandbox log directory")
+    validate_resources(config.linux.resources, "config.linux.resources")
+    security = config.linux.security_context
+    _check_namespace_options(security.namespace_options, "config.linux")
+    if security.run_as_username and security.HasField("run_as_user"):
+        raise InvalidArgument(
+            "config.linux.security_context: run_as_user and run_as_username are exclusive"
+        )
+    if security.HasField("run_as_group") and not (
+        security.HasField("run_as_user") or security.run_as_username
+    ):
+        raise InvalidArgument(
+            "config.linux.security_context.run_as_group: requires run_as_user or run_as_username"
+        )
+    _check_profile_path(
+        security.seccomp_profile_path, "config.linux.security_context.seccomp_profile_path"
+    )
+
+
+def validate_resources(resources: cri.LinuxContainerResources, field: str) -> None:
+    if resources.cpu_shares < 0 or resources.cpu_shares == 1:
+        raise InvalidArgument(f"{field}.cpu_shares: must be 0 (unset) or at least 2")
+    low, high = CPU_PERIOD_RANGE
+    if resources.cpu_period and not low <= resources.cpu_period <= high:
+        raise InvalidArgument(f"{field}.cpu_period: must be 0 (unset) or between {low} and {high}")
+    if resources.cpu_quota and not (
+        resources.cpu_quota == -1 or resources.cpu_quota >= MIN_CPU_QUOTA
+    ):
+        raise InvalidArgument(
+            f"{field}.cpu_quota: must be 0 (unset), -1 or at least {MIN_CPU_QUOTA}"
+        )
+    if resources.memory_limit_in_bytes and resources.memory_limit_in_bytes < MIN_MEMORY_BYTES:
+        raise InvalidArgument(
+            f"{field}.memory_limit_in_bytes: must be 0 (unset) or at least {MIN_MEMORY_BYTES}"
+        )
+    swap = resources.memory_swap_limit_in_bytes
+    if swap and swap != -1 and swap < resources.memory_limit_in_bytes:
+        raise InvalidArgument(
+            f"{field}.memory_swap_limit_in_bytes: must be at least memory_limit_in_bytes"
+        )
+    if not OOM_SCORE_MIN <= resources.oom_score_adj <= OOM_SCORE_MAX:
+        raise InvalidArgument(
+            f"{field}.oom_score_adj: must be between {OOM_SCORE_MIN} and {OOM_SCORE_MAX}"
+        )
+
+
+def _check_ip(value: str, field: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field}: {value!r} is not an IP address") from exc
+
+
+def _check_bind_path(path: str, field: str) -> None:
+    if not path.startswith("/"):
+        raise InvalidArgument(f"{field}: must be an absolute path")
+    if ":" in path:
+        raise InvalidArgument(f"{field}: must not contain ':'")
+
+
+def _check_namespace_options(options: cri.NamespaceOption, field: str) -> None:
+    field = f"{field}.security_context.namespace_options"
+    if options.network not in (cri.POD, cri.NODE):
+        raise InvalidArgument(f"{field}.network: only POD and NODE are supported")
+    if options.ipc not in (cri.POD, cri.NODE):
+        raise InvalidArgument(f"{field}.ipc: only POD and NODE are supported")
+    if options.pid == cri.TARGET and not options.target_id:
+        raise InvalidArgument(f"{field}.target_id: required when pid is TARGET")
+
+
+def _check_profile_path(path: str, field: str) -> None:
+    if path and not (
+        path in ("runtime/default", "docker/default", "unconfined")
+        or (path.startswith("localhost/") and len(path) > len("localhost/"))
+    ):
+        raise InvalidArgument(
+            f"{field}: must be runtime/default, unconfined or localhost/<path>, got {path!r}"
+        )
+
+
+# -- seccomp -----------------------------------------------------------------------
+
+
+def seccomp_request(
+    profile: cri.SecurityProfile | None, legacy_path: str, field: str
+) -> tuple[str, str]:
+    """Which seccomp profile is asked for: ("default"|"unconfined"|"localhost", local path).
+
+    The structured ``seccomp`` field wins over the deprecated path string. With
+    neither set, the CRI says the container runs unconfined.
+    """
+    if profile is not None:
+        match profile.profile_type:
+            case cri.SecurityProfile.RuntimeDefault:
+                return "default", ""
+            case cri.SecurityProfile.Unconfined:
+                return "unconfined", ""
+            case _:
+                if not profile.localhost_ref.startswith("/"):
+                    raise InvalidArgument(f"{field}.localhost_ref: must be an absolute path")
+                return "localhost", profile.localhost_ref
+    if legacy_path in ("runtime/default", "docker/default"):
+        return "default", ""
+    if legacy_path.startswith("localhost/"):
+        local = legacy_path.removeprefix("localhost")
+        return "localhost", local
+    return "unconfined", ""
+
+
+def seccomp_choice(kind: str, profile_json: str | None) -> SeccompChoice:
+    if kind == "default":
+        return SeccompChoice(None)
+    if kind == "unconfined":
+        return SeccompChoice("seccomp=unconfined")
+    return SeccompChoice(f"seccomp={profile_json}")
+
+
+# -- sandbox body ------------------------------------------------------------------
+
+
+def sandbox_record(config: cri.PodSandboxConfig, runtime_handler: str, created_at: int) -> JSON:
+    ns = config.linux.security_context.namespace_options
+    return {
+        "metadata": {
+            "name": config.metadata.name,
+            "uid": config.metadata.uid,
+            "namespace": config.metadata.namespace,
+            "attempt": config.metadata.attempt,
+        },
+        "created_at": created_at,
+        "runtime_handler": runtime_handler,
+        "log_directory": config.log_directory,
+        "namespace_options": {
+            "network": int(ns.network),
+            "pid": int(ns.pid),
+            "ipc": int(ns.ipc),
+            "target_id": ns.target_id,
+        },
+    }
+
+
+def sandbox_body(config: cri.PodSandboxConfig, record: JSON, settings: SandboxSettings) -> JSON:
+    """The ``POST /containers/create`` body of a sandbox's infra container."""
+    linux = config.linux
+    security = linux.security_context
+    ns = security.namespace_options
+    host_network = ns.network == cri.NODE
+    exposed, bindings = ({}, {}) if host_network else _port_bindings(config.port_mappings)
+    host_config: JSON = {
+        "NetworkMode": "host" if host_network else settings.pod_network,
+        "PidMode": "host" if ns.pid == cri.NODE else "",
+        # Containers join the sandbox's IPC namespace, so it must be shareable.
+        "IpcMode": "host" if ns.ipc == cri.NODE else "shareable",
+        "PortBindings": bindings,
+        "Dns": list(config.dns_config.servers),
+        "DnsSearch": list(config.dns_config.searches),
+        "DnsOptions": list(config.dns_config.options),
+        "CgroupParent": linux.cgroup_parent,
+        "Sysctls": dict(linux.sysctls),
+        "OomScoreAdj": settings.oom_score_adj,
+        "ReadonlyRootfs": security.readonly_rootfs,
+        "Privileged": security.privileged,
+        "SecurityOpt": _security_opts(settings.seccomp, no_new_privs=False),
+        "GroupAdd": [str(g) for g in security.supplemental_groups],
+        "RestartPolicy": _NO_RESTART,
+        "LogConfig": _LOG_CONFIG,
+    }
+    body: JSON = {
+        "Image": settings.infra_image,
+        "Hostname": config.hostname,
+        "ExposedPorts": exposed,
+        "Labels": labels.encode(
+            config.labels,
+            config.annotations,
+            {labels.TYPE_KEY: labels.TYPE_SANDBOX, labels.RECORD_KEY: labels.encode_record(record)},
+        ),
+        "Healthcheck": _HEALTHCHECK_OFF,
+        "HostConfig": host_config,
+    }
+    user = _user(_optional(security, "run_as_user"), _optional(security, "run_as_group"), "")
+    if user:
+        body["User"] = user
+    return body
+
+
+def _port_bindings(ports: Sequence[cri.PortMapping]) -> tuple[JSON, JSON]:
+    exposed: JSON = {}
+    bindings: dict[str, list[JSON]] = {}
+    for port in ports:
+        key = f"{port.container_port}/{_PROTOCOLS.get(port.protocol, 'tcp')}"
+        exposed[key] = {}
+        if port.host_port:
+            bindings.setdefault(key, []).append(
+                {"HostIp": port.host_ip, "HostPort": str(port.host_port)}
+            )
+    return exposed, bindings
+
+
+# -- container body ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxView:
+    """What a container needs to know about its sandbox."""
+
+    id: str
+    metadata: cri.PodSandboxMetadata
+    namespace_options: Mapping[str, Any]
+    cgroup_parent: str
+    log_directory: str
+
+
+def container_record(config: cri.ContainerConfig, created_at: int) -> JSON:
+    return {
+        "metadata": {"name": config.metadata.name, "attempt": config.metadata.attempt},
+        "created_at": created_at,
+        "image": {
+            "image": config.image.image,
+            "annotations": dict(config.image.annotations),
+            "user_specified_image": config.image.user_specified_image,
+            "runtime_handler": config.image.runtime_handler,
+        },
+        "mounts": [mount_record(m) for m in config.mounts],
+    }
+
+
+def container_body(
+    config: cri.ContainerConfig,
+    *,
+    sandbox: SandboxView,
+    record: JSON,
+    log_path: str,
+    seccomp: SeccompChoice,
+    oom_score_adj: int,
+) -> JSON:
+    """The ``POST /containers/create`` body of an application container."""
+    security = config.linux.security_context
+    internal = {
+        labels.TYPE_KEY: labels.TYPE_CONTAINER,
+        labels.SANDBOX_ID_KEY: sandbox.id,
+        labels.LOG_PATH_KEY: log_path,
+        labels.RECORD_KEY: labels.encode_record(record),
+    }
+    host_config: JSON = {
+        **_namespace_modes(sandbox, security.namespace_options),
+        "Binds": [_bind(m) for m in config.mounts],
+        "Devices": [
+            {
+                "PathOnHost": d.host_path,
+                "PathInContainer": d.container_path,
+                "CgroupPermissions": d.permissions or "rwm",
+            }
+            for d in config.devices
+        ],
+        **_resources(config.linux.resources, oom_score_adj),
+        "CgroupParent": sandbox.cgroup_parent,
+        "Privileged": security.privileged,
+        "ReadonlyRootfs": security.readonly_rootfs,
+        "CapAdd": list(security.capabilities.add_capabilities),
+        "CapDrop": list(security.capabilities.drop_capabilities),
+        "GroupAdd": [str(g) for g in security.supplemental_groups],
+        "SecurityOpt": _security_opts(seccomp, no_new_privs=security.no_new_privs),
+        "RestartPolicy": _NO_RESTART,
+        "LogConfig": _LOG_CONFIG,
+    }
+    # An empty list means "no paths" to dockerd but "runtime default" to the CRI.
+    if security.masked_paths:
+        host_config["MaskedPaths"] = list(security.masked_paths)
+    if security.readonly_paths:
+        host_config["ReadonlyPaths"] = list(security.readonly_paths)
+    body: JSON = {
+        "Image": config.image.image,
+        "Entrypoint": list(config.command) or None,
+        "Cmd": list(config.args) or None,
+        "Env": [f"{e.key}={e.value.decode('utf-8')}" for e in config.envs],
+        "WorkingDir": config.working_dir,
+        "Labels": labels.encode(config.labels, config.annotations, internal),
+        "Tty": config.tty,
+        "OpenStdin": config.stdin,
+        "StdinOnce": config.stdin_once,
+        "AttachStdin": config.stdin,
+        "Healthcheck": _HEALTHCHECK_OFF,
+        "HostConfig": host_config,
+    }
+    user = _user(
+        _optional(security, "run_as_user"),
+        _optional(security, "run_as_group"),
+        security.run_as_username,
+    )
+    if user:
+        body["User"] = user
+    if config.stop_signal != cri.RUNTIME_DEFAULT:
+        body["StopSignal"] = cri.Signal.Name(config.stop_signal)
+    return body
+
+
+def _namespace_modes(sandbox: SandboxView, options: cri.NamespaceOption) -> JSON:
+    """Join the sandbox's namespaces as the kubelet expects of a Docker runtime."""
+    joined = f"container:{sandbox.id}"
+    sandbox_ns = sandbox.namespace_options
+    host_network = sandbox_ns.get("network") == cri.NODE
+    match options.pid:
+        case cri.NODE:
+            pid_mode = "host"
+        case cri.TARGET:
+            pid_mode = f"container:{options.target_id}"
+        case cri.CONTAINER:
+            pid_mode = ""
+        case _:
+            pid_mode = "host" if sandbox_ns.get("pid") == cri.NODE else joined
+    return {
+        "NetworkMode": joined,
+        "IpcMode": "host" if sandbox_ns.get("ipc") == cri.NODE else joined,
+        "PidMode": pid_mode,
+        "UTSMode": "host" if host_network else "",
+    }
+
+
+def _bind(mount: cri.Mount) -> str:
+    options = ["ro" if mount.readonly else "rw", _PROPAGATION[mount.propagation]]
+    if mount.selinux_relabel:
+        options.append("Z")
+    return f"{mount.host_path}:{mount.container_path}:{','.join(options)}"
+
+
+def _resources(resources: cri.LinuxContainerResources, oom_score_adj: int) -> JSON:
+    memory = resources.memory_limit_in_bytes
+    swap = resources.memory_swap_limit_in_bytes
+    if memory and not swap:
+        # Like the kubelet's default: no swap beyond the memory limit.
+        swap = memory
+    return {
+        "CpuShares": resources.cpu_shares,
+        "CpuPeriod": resources.cpu_period,
+        "CpuQuota": resources.cpu_quota,
+        "Memory": memory,
+        "MemorySwap": swap,
+        "CpusetCpus": resources.cpuset_cpus,
+        "CpusetMems": resources.cpuset_mems,
+        "OomScoreAdj": oom_score_adj,
+    }
+
+
+def update_body(resources: cri.LinuxContainerResources) -> JSON:
+    """``POST /containers/{id}/update`` body; Docker cannot change the OOM score afterwards."""
+    body = _resources(resources, 0)
+    del body["OomScoreAdj"]
+    return body
+
+
+def _security_opts(seccomp: SeccompChoice, no_new_privs: bool) -> list[str]:
+    opts = []
+    if seccomp.security_opt:
+        opts.append(seccomp.security_opt)
+    if no_new_privs:
+        opts.append("no-new-privileges")
+    return opts
+
+
+def _optional(
+    security: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext,
+    field: str,
+) -> int | None:
+    """The value of an Int64Value field, or None when unset (0 is a real uid)."""
+    if not security.HasField(field):  # type: ignore[arg-type]
+        return None
+    value: cri.Int64Value = getattr(security, field)
+    return value.value
+
+
+def _user(uid: int | None, gid: int | None, username: str) -> str:
+    """Docker's ``User``: "uid[:gid]" or "name[:gid]"; empty keeps the image's user."""
+    who = username or ("" if uid is None else str(uid))
+    if not who:
+        return ""
+    return who if gid is None else f"{who}:{gid}"

@@ -1,0 +1,108 @@
+"""The CRI container log format, as the kubelet and ``crictl logs`` read it.
+
+Each line of a container's log file is
+
+    <RFC 3339 timestamp with nanoseconds> <stdout|stderr> <F|P> <text>
+
+where ``P`` marks a fragment of a line that was too long and continues in
+the next entry, and ``F`` marks the end of a line. Pure functions only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shim.convert import docker_time_ns
+
+FULL = b"F"
+PARTIAL = b"P"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    timestamp: str
+    stream: str
+    partial: bool
+    text: bytes
+
+    def encode(self) -> bytes:
+        tag = PARTIAL if self.partial else FULL
+        return (
+            b" ".join((self.timestamp.encode("ascii"), self.stream.encode("ascii"), tag, self.text))
+            + b"\n"
+        )
+
+
+def parse(line: bytes) -> LogLine | None:
+    """Parse one line (without its newline); None if it is not in CRI format."""
+    parts = line.split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    stamp, stream, tag = parts[0], parts[1], parts[2]
+    if stream not in (b"stdout", b"stderr") or tag not in (FULL, PARTIAL):
+        return None
+    if docker_time_ns(stamp.decode("ascii", "replace")) == 0:
+        return None
+    return LogLine(
+        timestamp=stamp.decode("ascii"),
+        stream=stream.decode("ascii"),
+        partial=tag == PARTIAL,
+        text=parts[3] if len(parts) == 4 else b"",
+    )
+
+
+# dockerd copies stdout and stderr in separate goroutines, so its log is only
+# roughly ordered by timestamp. A resumed copy starts this far before the
+# newest line already written, and skips the lines it finds already there.
+RESUME_WINDOW_NS = 2_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where a copy left off: ask dockerd from ``since_ns``, skip what is in ``seen``."""
+
+    since_ns: int
+    seen: frozenset[LogLine]
+
+    @property
+    def since(self) -> str:
+        """Docker's ``since`` parameter ("seconds.nanoseconds")."""
+        return f"{self.since_ns // 1_000_000_000}.{self.since_ns % 1_000_000_000:09d}"
+
+    def already_written(self, line: LogLine) -> bool:
+        return line in self.seen
+
+
+def resume_point(lines: Iterable[LogLine]) -> ResumePoint | None:
+    """The resume point after ``lines`` (the end of a log, in any order)."""
+    stamped = [(docker_time_ns(line.timestamp), line) for line in lines]
+    if not stamped:
+        return None
+    since = max(ns for ns, _ in stamped) - RESUME_WINDOW_NS
+    return ResumePoint(since_ns=since, seen=frozenset(line for ns, line in stamped if ns >= since))
+
+
+def parse_tail(tail: bytes) -> list[LogLine]:
+    """The CRI lines in the last bytes of a log file (a cut first line is ignored)."""
+    return [p for p in (parse(raw) for raw in tail.split(b"\n") if raw) if p is not None]
+
+
+class RecentLines:
+    """The lines copied within the resume window, to resume without a file read."""
+
+    def __init__(self) -> None:
+        self._lines: deque[tuple[int, LogLine]] = deque()
+        self._newest = 0
+
+    def add(self, line: LogLine) -> None:
+        ns = docker_time_ns(line.timestamp)
+        self._newest = max(self._newest, ns)
+        self._lines.append((ns, line))
+        # Keep twice the window: lines arrive only roughly in timestamp order.
+        while self._lines and self._lines[0][0] < self._newest - 2 * RESUME_WINDOW_NS:
+            self._lines.popleft()
+
+    def resume_point(self) -> ResumePoint | None:
+        return resume_point(line for _, line in self._lines)

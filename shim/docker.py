@@ -1,0 +1,320 @@
+"""The only module that talks to the Docker Engine, through aiodocker.
+
+Everything above this module sees plain JSON dicts and the shim's own
+exceptions: aiodocker's ``DockerError`` becomes :class:`DockerAPIError`, and
+a call that outlives its deadline becomes :class:`DeadlineExceeded`.
+
+Deadlines: aiodocker leaves most calls unbounded, so every request here runs
+under ``asyncio.timeout_at`` with the earlier of the client's RPC deadline
+and ``call_timeout``. The two streams that are unbounded by nature (log
+following and image pulls) are bounded differently: their first response
+by the same deadline, then by the caller (a no-progress watchdog for pulls,
+the container's life for logs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiodocker
+import aiohttp
+from aiodocker.exceptions import DockerError
+
+from shim.deadline import deadline_for
+from shim.errors import DOCKER_UNREACHABLE, DeadlineExceeded, DockerAPIError
+
+JSON = dict[str, Any]
+T = TypeVar("T")
+
+# How long StopContainer may overrun its grace period while dockerd sends
+# SIGKILL and reaps the process.
+STOP_MARGIN_SECONDS = 10.0
+# Largest output ExecSync keeps per stream, as cri-dockerd does.
+EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
+
+_STREAM_NAMES = {1: "stdout", 2: "stderr"}
+_FRAME_HEADER = struct.Struct(">BxxxL")
+
+
+@dataclass(frozen=True, slots=True)
+class LogFrame:
+    """One log message as dockerd stored it."""
+
+    stream: str  # "stdout" | "stderr"
+    timestamp: str  # RFC 3339 with nanoseconds, as dockerd wrote it
+    text: bytes  # without the trailing newline
+    partial: bool  # dockerd split an overlong line; more follows
+
+
+@dataclass(frozen=True, slots=True)
+class ExecOutput:
+    stdout: bytes
+    stderr: bytes
+
+
+class DockerClient:
+    """Typed, deadline-bounded facade over :class:`aiodocker.Docker`."""
+
+    def __init__(self, url: str, call_timeout: float) -> None:
+        self._call_timeout = call_timeout
+        self.endpoint = url
+        if url.startswith("unix://"):
+            # Each running container holds one log-following connection;
+            # aiohttp's default cap of 100 connections would then starve
+            # ordinary calls, so the local socket gets an uncapped pool.
+            connector = aiohttp.UnixConnector(url.removeprefix("unix://"), limit=0)
+            self._docker = aiodocker.Docker(url="unix://localhost", connector=connector)
+        else:
+            self._docker = aiodocker.Docker(url=url)
+
+    async def close(self) -> None:
+        await self._docker.close()
+
+    async def _call(self, op: str, coro: Awaitable[T], within: float | None = None) -> T:
+        """Await ``coro`` under the call deadline (or ``within`` seconds), translating failures."""
+        when = deadline_for(self._call_timeout if within is None else within)
+        try:
+            with _translated(op):
+                async with asyncio.timeout_at(when):
+                    return await coro
+        except TimeoutError as exc:
+            raise DeadlineExceeded(f"{op}: dockerd did not answer before the deadline") from exc
+
+    # -- system -------------------------------------------------------------
+
+    async def ping(self) -> None:
+        async def request() -> None:
+            async with self._docker._query("_ping", versioned_api=False) as response:
+                await response.read()
+
+        await self._call("ping", request())
+
+    async def version(self) -> JSON:
+        return dict(await self._call("version", self._docker.version()))
+
+    async def info(self) -> JSON:
+        return dict(await self._call("info", self._docker.system.info()))
+
+    async def disk_usage(self) -> JSON:
+        result: JSON = await self._call("system df", self._docker._query_json("system/df"))
+        return result
+
+    async def network_exists(self, name: str) -> bool:
+        try:
+            await self._call("inspect network", self._docker._query_json(f"networks/{name}"))
+        except DockerAPIError as exc:
+            if exc.is_not_found:
+                return False
+            raise
+        return True
+
+    # -- containers ---------------------------------------------------------
+
+    async def create_container(self, name: str, body: JSON) -> str:
+        result: JSON = await self._call(
+            "create container",
+            self._docker._query_json("containers/create", "POST", params={"name": name}, data=body),
+        )
+        return str(result["Id"])
+
+    async def start_container(self, container_id: str) -> None:
+        await self._call("start container", self._docker.containers.container(container_id).start())
+
+    async def stop_container(self, container_id: str, grace_seconds: int) -> None:
+        container = self._docker.containers.container(container_id)
+        await self._call(
+            "stop container",
+            container.stop(t=grace_seconds, timeout=None),
+            within=grace_seconds + STOP_MARGIN_SECONDS,
+        )
+
+    async def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        container = self._docker.containers.container(container_id)
+        await self._call("kill container", container.kill(signal=signal))
+
+    async def remove_container(self, container_id: str) -> None:
+        container = self._docker.containers.container(container_id)
+        await self._call("remove container", container.delete(force=True, v=True))
+
+    async def inspect_container(self, container_id: str) -> JSON:
+        container = self._docker.containers.container(container_id)
+        return await self._call("inspect container", container.show())
+
+    async def list_containers(self, filters: Mapping[str, Sequence[str]]) -> list[JSON]:
+        params = {"all": "true", "filters": json.dumps({k: list(v) for k, v in filters.items()})}
+        result: list[JSON] = await self._call(
+            "list containers", self._docker._query_json("containers/json", params=params)
+        )
+        return result
+
+    async def update_container(self, container_id: str, body: JSON) -> None:
+        await self._call(
+            "update container",
+            self._docker._query_json(f"containers/{container_id}/update", "POST", data=body),
+        )
+
+    # -- exec ---------------------------------------------------------------
+
+    async def exec_create(self, container_id: str, cmd: Sequence[str], tty: bool = False) -> str:
+        container = self._docker.containers.container(container_id)
+        execution = await self._call(
+            "create exec", container.exec(list(cmd), stdout=True, stderr=True, tty=tty)
+        )
+        return execution.id
+
+    async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
+        """Start an exec and collect its output until it ends or ``deadline`` passes."""
+        chunks: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        stream = self._docker.containers.exec(exec_id).start(detach=False)
+        with _translated("run exec"):
+            async with asyncio.timeout_at(deadline), stream:
+                while (message := await stream.read_out()) is not None:
+                    buffer = chunks.setdefault(message.stream, bytearray())
+                    room = EXEC_OUTPUT_LIMIT - len(buffer)
+                    if room > 0:
+                        buffer.extend(message.data[:room])
+        return ExecOutput(stdout=bytes(chunks[1]), stderr=bytes(chunks[2]))
+
+    async def exec_inspect(self, exec_id: str) -> JSON:
+        return await self._call("inspect exec", self._docker.containers.exec(exec_id).inspect())
+
+    # -- logs ---------------------------------------------------------------
+
+    async def log_frames(
+        self, container_id: str, *, tty: bool, since: str | None, follow: bool
+    ) -> AsyncIterator[LogFrame]:
+        """Yield the container's log messages, oldest first.
+
+        ``since`` is a Unix time with nanoseconds ("1700000000.123456789");
+        dockerd then returns messages at or after it.
+        """
+        params: JSON = {
+            "stdout": "true",
+            "stderr": "true",
+            "timestamps": "true",
+            "follow": "true" if follow else "false",
+        }
+        if since is not None:
+            params["since"] = since
+        async with self._stream(f"containers/{container_id}/logs", params) as response:
+            frames = _raw_lines(response) if tty else _multiplexed_frames(response)
+            with _translated("follow logs"):
+                async for stream_id, payload in frames:
+                    frame = _parse_log_message(stream_id, payload)
+                    if frame is not None:
+                        yield frame
+
+    @asynccontextmanager
+    async def _stream(self, path: str, params: JSON) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Open a long-lived GET whose headers must arrive within the call deadline."""
+        cm = self._docker._query(path, params=params, timeout=None)
+        response = await self._call(f"GET {path}", cm.__aenter__())
+        try:
+            yield response
+        finally:
+            await cm.__aexit__(None, None, None)
+
+    # -- images -------------------------------------------------------------
+
+    async def list_images(self, filters: Mapping[str, Sequence[str]] | None = None) -> list[JSON]:
+        params: JSON = {"digests": "true"}
+        if filters:
+            params["filters"] = json.dumps({k: list(v) for k, v in filters.items()})
+        result: list[JSON] = await self._call(
+            "list images", self._docker._query_json("images/json", params=params)
+        )
+        return result
+
+    async def inspect_image(self, ref: str) -> JSON | None:
+        """The image's inspect document, or None when dockerd has no such image."""
+        try:
+            return await self._call("inspect image", self._docker.images.inspect(ref))
+        except DockerAPIError as exc:
+            if exc.is_not_found:
+                return None
+            raise
+
+    async def pull_image(
+        self, ref: str, auth: JSON | None, on_progress: Callable[[JSON], None]
+    ) -> None:
+        """Pull ``ref``; ``on_progress`` sees every progress message as it arrives.
+
+        Errors the engine reports inside the progress stream are raised as
+        :class:`DockerAPIError` with status 0. The caller bounds the pull.
+        """
+        with _translated("pull image"):
+            progress = self._docker.images.pull(ref, auth=auth, stream=True, timeout=None)
+            async for item in progress:
+                on_progress(item)
+
+    async def remove_image(self, ref: str) -> None:
+        await self._call("remove image", self._docker.images.delete(ref, noprune=False))
+
+    async def tag_image(self, ref: str, repo: str, tag: str) -> None:
+        await self._call("tag image", self._docker.images.tag(ref, repo, tag=tag))
+
+
+@contextmanager
+def _translated(op: str) -> Iterator[None]:
+    """aiodocker's and aiohttp's failures as the shim's own errors."""
+    try:
+        yield
+    except DockerError as exc:
+        raise DockerAPIError(exc.status, _clean_message(exc.message)) from exc
+    except aiohttp.ClientError as exc:
+        raise DockerAPIError(DOCKER_UNREACHABLE, f"{op}: {exc}") from exc
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f]+")
+
+
+def _clean_message(message: str) -> str:
+    return _CONTROL_CHARS.sub(" ", message).strip()
+
+
+async def _multiplexed_frames(
+    response: aiohttp.ClientResponse,
+) -> AsyncIterator[tuple[int, bytes]]:
+    """Split dockerd's stdcopy framing: an 8-byte header (stream id, length), then data."""
+    content = response.content
+    while True:
+        try:
+            header = await content.readexactly(_FRAME_HEADER.size)
+        except asyncio.IncompleteReadError:
+            return
+        stream_id, length = _FRAME_HEADER.unpack(header)
+        try:
+            payload = await content.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return
+        yield stream_id, payload
+
+
+async def _raw_lines(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[int, bytes]]:
+    """TTY containers have one raw stream; each line is one message."""
+    while line := await response.content.readline():
+        yield 1, line
+
+
+def _parse_log_message(stream_id: int, payload: bytes) -> LogFrame | None:
+    """One dockerd log message: "<timestamp> <text>[\\n]"."""
+    stamp, sep, rest = payload.partition(b" ")
+    if not sep:
+        return None
+    partial = not rest.endswith(b"\n")
+    text = rest if partial else rest[:-1]
+    if text.endswith(b"\r"):
+        text = text[:-1]
+    return LogFrame(
+        stream=_STREAM_NAMES.get(stream_id, "stdout"),
+        timestamp=stamp.decode("ascii", "replace"),
+        text=text,
+        partial=partial,
+    )

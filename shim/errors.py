@@ -1,0 +1,127 @@
+"""The shim's error vocabulary and its single mapping onto gRPC status codes.
+
+Every failure that can reach a client is one of the exceptions below. The
+Docker adapter (``shim.docker``) turns aiodocker's errors into
+:class:`DockerAPIError`; handlers raise the semantic classes directly
+(``InvalidArgument("config.metadata: ...")``). :func:`to_status` is the one
+place that decides which gRPC code a failure gets; ``shim.rpc`` applies it at
+the edge of every RPC.
+
+    ShimError
+    ├── InvalidArgument        bad request: names the offending field
+    ├── NotFound               unknown sandbox, container or image id
+    ├── FailedPrecondition     right request, wrong state (exec into a stopped container)
+    ├── AlreadyExists
+    ├── Unauthenticated        registry refused the credentials
+    ├── Unavailable            dockerd cannot be reached
+    ├── DeadlineExceeded       a deadline (the client's or the shim's own) passed
+    ├── Unimplemented          an RPC this shim does not serve
+    ├── Internal               a bug or an unexpected engine failure
+    └── DockerAPIError         an engine reply; its code follows the HTTP status
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ShimError(Exception):
+    """A failure with a definite gRPC status code and a client-facing message."""
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ShimError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(ShimError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class FailedPrecondition(ShimError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class AlreadyExists(ShimError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class Unauthenticated(ShimError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class Unavailable(ShimError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceeded(ShimError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class Unimplemented(ShimError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class Internal(ShimError):
+    code = grpc.StatusCode.INTERNAL
+
+
+# aiodocker reports "could not connect to the engine" as this pseudo status.
+DOCKER_UNREACHABLE = 900
+
+
+class DockerAPIError(ShimError):
+    """A non-success reply from the Docker Engine API.
+
+    ``status`` is the HTTP status (or ``DOCKER_UNREACHABLE``); the gRPC code
+    is derived from it so that callers can still catch :class:`NotFound`-like
+    conditions by status without parsing messages.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = _code_for_http_status(status)
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def is_conflict(self) -> bool:
+        return self.status == 409
+
+
+def _code_for_http_status(status: int) -> grpc.StatusCode:
+    match status:
+        case 400:
+            return grpc.StatusCode.INVALID_ARGUMENT
+        case 401:
+            return grpc.StatusCode.UNAUTHENTICATED
+        case 403:
+            return grpc.StatusCode.PERMISSION_DENIED
+        case 404:
+            return grpc.StatusCode.NOT_FOUND
+        case 409:
+            return grpc.StatusCode.FAILED_PRECONDITION
+        case 304:
+            # "already started" / "already stopped": a state the caller did not expect.
+            return grpc.StatusCode.FAILED_PRECONDITION
+        case _ if status == DOCKER_UNREACHABLE:
+            return grpc.StatusCode.UNAVAILABLE
+        case _:
+            return grpc.StatusCode.INTERNAL
+
+
+def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """Map any exception raised while serving an RPC to (code, message)."""
+    if isinstance(exc, ShimError):
+        return exc.code, exc.message
+    if isinstance(exc, TimeoutError):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded while waiting for dockerd"
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"

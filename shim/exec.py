@@ -1,0 +1,107 @@
+"""ExecSync: run a command in a running container and return its output.
+
+On timeout the exec'd process is killed, not left running as cri-dockerd
+leaves it (cri-tools' critest checks for this). dockerd has no API to kill
+an exec, so the shim signals the process, and everything it started, by
+host PID; this needs the shim to share dockerd's PID namespace, as it does
+when it runs on the host (or with ``pid: host`` under Compose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from criapi.runtime.v1 import api_pb2 as cri
+from shim.backend import Backend
+from shim.deadline import deadline_for, rpc_time_remaining
+from shim.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, ShimError
+
+log = logging.getLogger(__name__)
+
+# After its output closes, dockerd may take a moment to record the exit code.
+EXIT_CODE_POLLS = 20
+EXIT_CODE_POLL_INTERVAL = 0.05
+
+
+async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
+    if not request.cmd:
+        raise InvalidArgument("cmd: required")
+    if request.timeout < 0:
+        raise InvalidArgument("timeout: must not be negative")
+    inspect = await backend.container(request.container_id)
+    container_id = inspect["Id"]
+    if not inspect["State"].get("Running"):
+        raise FailedPrecondition(f"container {container_id} is not running")
+    exec_id = await backend.docker.exec_create(container_id, list(request.cmd))
+    # timeout 0 means "no timeout"; the client's own deadline still applies.
+    deadline = deadline_for(float(request.timeout) if request.timeout else None)
+    try:
+        output = await backend.docker.exec_run(exec_id, deadline)
+    except TimeoutError as exc:
+        await _kill_exec(backend, exec_id)
+        if request.timeout and rpc_time_remaining() != 0:
+            raise DeadlineExceeded(
+                f"command {list(request.cmd)} timed out after {request.timeout}s"
+            ) from exc
+        raise DeadlineExceeded(f"command {list(request.cmd)}: client deadline exceeded") from exc
+    except asyncio.CancelledError:
+        # The client went away: do not leave its command running.
+        await asyncio.shield(_kill_exec(backend, exec_id))
+        raise
+    exit_code = await _exit_code(backend, exec_id)
+    return cri.ExecSyncResponse(stdout=output.stdout, stderr=output.stderr, exit_code=exit_code)
+
+
+async def _exit_code(backend: Backend, exec_id: str) -> int:
+    for _ in range(EXIT_CODE_POLLS):
+        info = await backend.docker.exec_inspect(exec_id)
+        if not info.get("Running"):
+            return int(info.get("ExitCode") or 0)
+        await asyncio.sleep(EXIT_CODE_POLL_INTERVAL)
+    raise DeadlineExceeded(f"exec {exec_id}: output closed but the process did not exit")
+
+
+async def _kill_exec(backend: Backend, exec_id: str) -> None:
+    try:
+        info = await backend.docker.exec_inspect(exec_id)
+    except ShimError as exc:
+        log.warning("cannot inspect timed-out exec %s: %s", exec_id, exc.message)
+        return
+    pid = int(info.get("Pid") or 0)
+    if info.get("Running") and pid > 0:
+        killed = await asyncio.to_thread(kill_process_tree, pid)
+        log.info("killed timed-out exec %s (host pids %s)", exec_id[:12], killed)
+
+
+def kill_process_tree(root: int) -> list[int]:
+    """SIGKILL ``root`` and all its descendants (found through /proc); return the pids hit."""
+    victims = [root, *_descendants(root)]
+    killed = []
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            log.warning("not permitted to kill pid %d", pid)
+    return killed
+
+
+def _descendants(root: int) -> list[int]:
+    found: list[int] = []
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in children.read_text().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            pending.extend(kids)
+    return found

@@ -1,0 +1,74 @@
+"""Image references, normalised the way the kubelet expects.
+
+Parsing follows distribution/reference (``ParseNormalizedNamed``) through
+docker-image-py: ``busybox`` means ``docker.io/library/busybox:latest``,
+``127.0.0.1:5000/busybox`` keeps its registry. Dockerd reports familiar
+names (``busybox:1.35``); the CRI reports fully qualified ones, so every
+name leaving the shim passes through :func:`qualify`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from docker_image import reference as _reference
+
+from shim.errors import InvalidArgument
+
+_IMAGE_ID = re.compile(r"(sha256:)?[a-f0-9]{64}")
+_ID_PREFIX = re.compile(r"(sha256:)?[a-f0-9]{12,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """A parsed, fully qualified image reference."""
+
+    repository: str  # "docker.io/library/busybox"
+    tag: str | None
+    digest: str | None
+
+    def __str__(self) -> str:
+        if self.digest:
+            return f"{self.repository}@{self.digest}"
+        return f"{self.repository}:{self.tag or 'latest'}"
+
+    @property
+    def registry(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+
+def is_image_id(value: str) -> bool:
+    return _IMAGE_ID.fullmatch(value) is not None
+
+
+def looks_like_id_prefix(value: str) -> bool:
+    return _ID_PREFIX.fullmatch(value) is not None
+
+
+def parse(value: str, field: str = "image.image") -> ImageRef:
+    """Parse a user-supplied reference; an invalid one is an InvalidArgument naming ``field``."""
+    if not value:
+        raise InvalidArgument(f"{field}: must not be empty")
+    try:
+        ref = _reference.Reference.parse_normalized_named(value)
+    except (_reference.InvalidReference, ValueError) as exc:
+        raise InvalidArgument(f"{field}: invalid image reference {value!r}: {exc}") from exc
+    # The tag wins over a digest only for display; pulls by digest keep it.
+    return ImageRef(repository=str(ref["name"]), tag=ref.get("tag"), digest=ref.get("digest"))
+
+
+def qualify(value: str) -> str:
+    """A name as dockerd reports it, fully qualified; unparsable names pass unchanged."""
+    try:
+        return str(parse(value))
+    except InvalidArgument:
+        return value
+
+
+def repository_of(value: str) -> str:
+    """The repository part of a tag or digest reference (``docker.io/library/busybox``)."""
+    try:
+        return parse(value).repository
+    except InvalidArgument:
+        return value.rsplit("@", 1)[0].rsplit(":", 1)[0]

@@ -1,0 +1,189 @@
+"""ImageService: pull, inspect, list and remove images in dockerd."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from criapi.runtime.v1 import api_pb2 as cri
+from shim import convert, imageref
+from shim.backend import Backend
+from shim.deadline import deadline_for, rpc_time_remaining
+from shim.errors import (
+    DeadlineExceeded,
+    DockerAPIError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+_AUTH_FAILURES = ("unauthorized", "authentication required", "no basic auth credentials", "denied")
+_NOT_FOUND = ("not found", "manifest unknown", "does not exist", "name unknown")
+_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable")
+
+
+async def pull_image(backend: Backend, request: cri.PullImageRequest) -> cri.PullImageResponse:
+    ref = imageref.parse(request.image.image, "image.image")
+    auth = registry_auth(request.auth, "auth") if request.HasField("auth") else None
+    image_id = await pull(backend, ref, auth)
+    return cri.PullImageResponse(image_ref=image_id)
+
+
+async def pull(backend: Backend, ref: imageref.ImageRef, auth: JSON | None) -> str:
+    """Pull ``ref``, cancelling it when dockerd reports no progress for a while; return its id."""
+    loop = asyncio.get_running_loop()
+    stall = backend.config.image_pull_progress_deadline
+    client_deadline = deadline_for(None)
+
+    def next_deadline() -> float:
+        own = loop.time() + stall
+        return own if client_deadline is None else min(own, client_deadline)
+
+    try:
+        async with asyncio.timeout_at(next_deadline()) as watchdog:
+            await backend.docker.pull_image(
+                str(ref), auth, lambda _progress: watchdog.reschedule(next_deadline())
+            )
+    except TimeoutError as exc:
+        if rpc_time_remaining() == 0:
+            raise DeadlineExceeded(f"pulling {ref}: client deadline exceeded") from exc
+        raise DeadlineExceeded(
+            f"pulling {ref}: cancelled after {stall:g}s without progress"
+        ) from exc
+    except DockerAPIError as exc:
+        raise _pull_error(ref, exc) from exc
+    image = await backend.docker.inspect_image(str(ref))
+    if image is None:
+        raise NotFound(f"pulling {ref}: dockerd reported success but has no such image")
+    log.info("pulled %s (%s)", ref, image["Id"])
+    return str(image["Id"])
+
+
+def _pull_error(ref: imageref.ImageRef, exc: DockerAPIError) -> Exception:
+    """Classify a pull failure from the status dockerd gave, or its message when it gave none."""
+    text = exc.message.lower()
+    message = f"pulling {ref}: {exc.message}"
+    if exc.status in (401, 403) or any(word in text for word in _AUTH_FAILURES):
+        return Unauthenticated(message)
+    if exc.status == 404 or any(word in text for word in _NOT_FOUND):
+        return NotFound(message)
+    if exc.status == 900 or any(word in text for word in _UNREACHABLE):
+        return Unavailable(message)
+    return DockerAPIError(exc.status or 500, message)
+
+
+def registry_auth(auth: cri.AuthConfig, field: str) -> JSON | None:
+    """dockerd's X-Registry-Auth document for CRI credentials (None if empty)."""
+    if auth.identity_token:
+        return {"identitytoken": auth.identity_token, "serveraddress": auth.server_address}
+    if auth.registry_token:
+        return {"registrytoken": auth.registry_token, "serveraddress": auth.server_address}
+    username, password = auth.username, auth.password
+    if auth.auth:
+        try:
+            decoded = base64.b64decode(auth.auth, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidArgument(f"{field}.auth: not base64 of 'user:password'") from exc
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            raise InvalidArgument(f"{field}.auth: not base64 of 'user:password'")
+    if not username and not password:
+        return None
+    return {"username": username, "password": password, "serveraddress": auth.server_address}
+
+
+async def image_status(
+    backend: Backend, request: cri.ImageStatusRequest
+) -> cri.ImageStatusResponse:
+    image = await lookup(backend, request.image.image, "image.image")
+    if image is None:
+        # The CRI's answer for an unknown image: success with no image.
+        return cri.ImageStatusResponse()
+    info = {}
+    if request.verbose:
+        info["info"] = json.dumps(
+            {"id": image["Id"], "created": image.get("Created"), "config": image.get("Config")}
+        )
+    return cri.ImageStatusResponse(image=convert.image(image), info=info)
+
+
+async def lookup(backend: Backend, value: str, field: str) -> JSON | None:
+    """Inspect an image named by reference, id or id prefix; None if dockerd lacks it."""
+    if not value:
+        raise InvalidArgument(f"{field}: required")
+    if not imageref.looks_like_id_prefix(value):
+        value = str(imageref.parse(value, field))
+    return await backend.docker.inspect_image(value)
+
+
+async def list_images(backend: Backend, request: cri.ListImagesRequest) -> cri.ListImagesResponse:
+    wanted = request.filter.image.image if request.HasField("filter") else ""
+    entries = await backend.docker.list_images()
+    images = [convert.image(entry) for entry in entries]
+    if wanted:
+        images = [image for image in images if _matches(image, wanted)]
+    return cri.ListImagesResponse(images=images)
+
+
+def _matches(image: cri.Image, wanted: str) -> bool:
+    if imageref.looks_like_id_prefix(wanted):
+        return image.id.removeprefix("sha256:").startswith(wanted.removeprefix("sha256:"))
+    ref = imageref.parse(wanted, "filter.image.image")
+    if ref.digest:
+        return str(ref) in image.repo_digests
+    if ref.tag:
+        return str(ref) in image.repo_tags
+    # A bare repository matches every tag of it.
+    return any(imageref.repository_of(tag) == ref.repository for tag in image.repo_tags)
+
+
+async def remove_image(
+    backend: Backend, request: cri.RemoveImageRequest
+) -> cri.RemoveImageResponse:
+    image = await lookup(backend, request.image.image, "image.image")
+    if image is None:
+        return cri.RemoveImageResponse()
+    # Removing the image means every name it has, then the id itself.
+    names = [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or []), image["Id"]]
+    for name in names:
+        try:
+            await backend.docker.remove_image(name)
+        except DockerAPIError as exc:
+            if exc.is_not_found:
+                continue
+            if exc.is_conflict:
+                raise FailedPrecondition(f"image {image['Id']} is in use: {exc.message}") from exc
+            raise
+    return cri.RemoveImageResponse()
+
+
+async def image_fs_info(
+    backend: Backend, request: cri.ImageFsInfoRequest
+) -> cri.ImageFsInfoResponse:
+    info, usage = await asyncio.gather(backend.docker.info(), backend.docker.disk_usage())
+    mountpoint = f"{info.get('DockerRootDir', '/var/lib/docker')}/{info.get('Driver', '')}"
+    now = convert.now_ns()
+    layers = int(usage.get("LayersSize") or 0)
+    writable = sum(int(c.get("SizeRw") or 0) for c in usage.get("Containers") or [])
+    return cri.ImageFsInfoResponse(
+        image_filesystems=[_fs_usage(now, mountpoint, layers)],
+        container_filesystems=[_fs_usage(now, mountpoint, writable)],
+    )
+
+
+def _fs_usage(timestamp: int, mountpoint: str, used: int) -> cri.FilesystemUsage:
+    return cri.FilesystemUsage(
+        timestamp=timestamp,
+        fs_id=cri.FilesystemIdentifier(mountpoint=mountpoint),
+        used_bytes=cri.UInt64Value(value=used),
+    )

@@ -1,0 +1,105 @@
+"""The edge of every RPC: deadline, error mapping, logging and metrics.
+
+:func:`method` turns a service function ``(backend, request) -> response``
+into a grpc.aio servicer method. Errors are mapped once, by
+``shim.errors.to_status``; anything unexpected is logged with its traceback
+and reported as INTERNAL, and never takes the daemon down. Cancellation (the
+client went away or its deadline passed) propagates untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, Protocol, TypeVar
+
+import grpc
+
+from shim import metrics
+from shim.backend import Backend
+from shim.deadline import rpc_deadline
+from shim.errors import ShimError, to_status
+
+log = logging.getLogger(__name__)
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+# Codes that describe the client's request rather than a fault of the shim.
+_CLIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
+
+class HasBackend(Protocol):
+    backend: Backend
+
+
+# What the factories return. Typed as Any because each assignment in
+# ``shim.services`` overrides a generated base-class method whose exact
+# request/response types a generic factory cannot spell.
+ServicerMethod = Any
+
+
+def method(name: str, handler: Callable[[Backend, Req], Awaitable[Resp]]) -> ServicerMethod:
+    """A servicer method serving RPC ``name`` with ``handler``."""
+
+    async def serve(
+        servicer: HasBackend, request: Req, context: grpc.aio.ServicerContext[Req, Resp]
+    ) -> Resp:
+        started = time.monotonic()
+        code = grpc.StatusCode.OK
+        try:
+            with rpc_deadline(context.time_remaining()):
+                return await handler(servicer.backend, request)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code, message = to_status(exc)
+            _log_failure(name, code, message, exc)
+            await context.abort(code, message)
+        finally:
+            _observe(name, code, time.monotonic() - started)
+
+    serve.__name__ = name
+    return serve
+
+
+def unimplemented(name: str) -> ServicerMethod:
+    """A servicer method for an RPC this shim does not serve."""
+
+    async def serve(
+        servicer: HasBackend, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> NoReturn:
+        _observe(name, grpc.StatusCode.UNIMPLEMENTED, 0.0)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not implemented by cri-shim")
+        raise AssertionError("unreachable: abort raises")
+
+    serve.__name__ = name
+    return serve
+
+
+def _log_failure(name: str, code: grpc.StatusCode, message: str, exc: Exception) -> None:
+    if not isinstance(exc, ShimError | TimeoutError):
+        log.error("%s failed unexpectedly: %s", name, message, exc_info=exc)
+    elif code in _CLIENT_CODES:
+        log.info("%s: %s: %s", name, code.name, message)
+    else:
+        log.warning("%s: %s: %s", name, code.name, message)
+
+
+def _observe(name: str, code: grpc.StatusCode, seconds: float) -> None:
+    metrics.RPC_DURATION.labels(name).observe(seconds)
+    metrics.RPC_REQUESTS.labels(name, code.name).inc()
+    if code != grpc.StatusCode.OK:
+        metrics.RPC_ERRORS.labels(name, code.name).inc()
+    log.debug("%s -> %s in %.1f ms", name, code.name, seconds * 1000)

@@ -1,0 +1,147 @@
+"""Pod sandboxes: one infra container per pod holding its namespaces."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from criapi.runtime.v1 import api_pb2 as cri
+from shim import convert, createspec, dockerfilters, imageref, images, labels, naming, seccomp
+from shim.backend import Backend, gather_all, ignore_not_found
+from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
+
+log = logging.getLogger(__name__)
+
+# Grace the infra process gets on StopPodSandbox; the pause binary exits at once.
+INFRA_STOP_GRACE = 10
+# Left-over containers are killed outright when their sandbox stops (the
+# kubelet stops them gracefully before it gets here).
+LEFTOVER_STOP_GRACE = 0
+
+
+async def run_pod_sandbox(
+    backend: Backend, request: cri.RunPodSandboxRequest
+) -> cri.RunPodSandboxResponse:
+    config = request.config
+    createspec.validate_sandbox_config(config)
+    runtime = await _docker_runtime(backend, request.runtime_handler)
+    infra_image = await _ensure_infra_image(backend)
+    security = config.linux.security_context
+    settings = createspec.SandboxSettings(
+        infra_image=infra_image,
+        pod_network=backend.config.pod_network,
+        oom_score_adj=await backend.oom.effective(
+            backend.config.sandbox_oom_score_adj, infra_image
+        ),
+        seccomp=await seccomp.resolve(
+            seccomp.requested_profile(security),
+            security.seccomp_profile_path,
+            "config.linux.security_context",
+        ),
+    )
+    record = createspec.sandbox_record(config, request.runtime_handler, convert.now_ns())
+    body = createspec.sandbox_body(config, record, settings)
+    if runtime:
+        body["HostConfig"]["Runtime"] = runtime
+    meta = config.metadata
+    name = naming.sandbox_name(meta.name, meta.namespace, meta.uid, meta.attempt)
+    sandbox_id = await backend.create_named(name, body, lambda stale: _remove(backend, stale))
+    try:
+        await backend.docker.start_container(sandbox_id)
+    except DockerAPIError as exc:
+        # A sandbox that cannot start is removed: a failed RunPodSandbox leaves nothing.
+        await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+        raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
+    log.info("sandbox %s (%s) ready", sandbox_id[:12], name)
+    return cri.RunPodSandboxResponse(pod_sandbox_id=sandbox_id)
+
+
+async def _docker_runtime(backend: Backend, handler: str) -> str:
+    """The Docker runtime for a CRI runtime handler; "" is dockerd's default."""
+    if not handler:
+        return ""
+    known = (await backend.docker.info()).get("Runtimes") or {}
+    if handler not in known:
+        raise InvalidArgument(
+            f"runtime_handler: {handler!r} is not a runtime of this dockerd "
+            f"(known: {', '.join(sorted(known)) or 'none'})"
+        )
+    return handler
+
+
+async def _ensure_infra_image(backend: Backend) -> str:
+    image = backend.config.pod_infra_image
+    if await backend.docker.inspect_image(image) is None:
+        log.info("pulling pod infra image %s", image)
+        await images.pull(backend, imageref.parse(image, "--pod-infra-image"), None)
+    return image
+
+
+async def stop_pod_sandbox(
+    backend: Backend, request: cri.StopPodSandboxRequest
+) -> cri.StopPodSandboxResponse:
+    sandbox = await backend.find(request.pod_sandbox_id, labels.TYPE_SANDBOX, "pod_sandbox_id")
+    if sandbox is None:
+        return cri.StopPodSandboxResponse()
+    sandbox_id = sandbox["Id"]
+    running = await backend.sandbox_containers(sandbox_id, running_only=True)
+    await gather_all([_kill_leftover(backend, entry["Id"]) for entry in running])
+    await ignore_not_found(lambda: backend.docker.stop_container(sandbox_id, INFRA_STOP_GRACE))
+    return cri.StopPodSandboxResponse()
+
+
+async def _kill_leftover(backend: Backend, container_id: str) -> None:
+    await ignore_not_found(lambda: backend.docker.stop_container(container_id, LEFTOVER_STOP_GRACE))
+
+
+async def remove_pod_sandbox(
+    backend: Backend, request: cri.RemovePodSandboxRequest
+) -> cri.RemovePodSandboxResponse:
+    sandbox = await backend.find(request.pod_sandbox_id, labels.TYPE_SANDBOX, "pod_sandbox_id")
+    if sandbox is not None:
+        await _remove(backend, sandbox["Id"])
+    return cri.RemovePodSandboxResponse()
+
+
+async def _remove(backend: Backend, sandbox_id: str) -> None:
+    """Remove a sandbox's containers (forcibly, as the CRI asks), then its infra container."""
+    members = await backend.sandbox_containers(sandbox_id)
+    await gather_all([_remove_container(backend, entry["Id"]) for entry in members])
+    await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+
+
+async def _remove_container(backend: Backend, container_id: str) -> None:
+    await ignore_not_found(lambda: backend.docker.remove_container(container_id))
+    await backend.logs.forget(container_id)
+
+
+async def pod_sandbox_status(
+    backend: Backend, request: cri.PodSandboxStatusRequest
+) -> cri.PodSandboxStatusResponse:
+    inspect = await backend.sandbox(request.pod_sandbox_id)
+    info = {}
+    if request.verbose:
+        info["info"] = json.dumps(
+            {
+                "pid": inspect["State"].get("Pid", 0),
+                "name": inspect["Name"].lstrip("/"),
+                "image": inspect["Config"].get("Image"),
+                "hostname": inspect["Config"].get("Hostname"),
+                "networkMode": inspect["HostConfig"].get("NetworkMode"),
+                "oomScoreAdj": inspect["HostConfig"].get("OomScoreAdj"),
+                "resolvConfPath": inspect.get("ResolvConfPath"),
+            }
+        )
+    return cri.PodSandboxStatusResponse(
+        status=convert.pod_sandbox_status(inspect), info=info, timestamp=convert.now_ns()
+    )
+
+
+async def list_pod_sandbox(
+    backend: Backend, request: cri.ListPodSandboxRequest
+) -> cri.ListPodSandboxResponse:
+    filters = dockerfilters.sandboxes(request.filter)
+    if filters is None:
+        return cri.ListPodSandboxResponse()
+    entries = await backend.docker.list_containers(filters)
+    return cri.ListPodSandboxResponse(items=[convert.pod_sandbox(entry) for entry in entries])

@@ -1,0 +1,53 @@
+"""Resolving a seccomp request into what dockerd takes: a profile's JSON text.
+
+dockerd reads ``seccomp=<json>`` from the create body, not a path, so a
+``localhost/<path>`` profile is read here, on the shim's host, as the
+kubelet's runtimes do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from criapi.runtime.v1 import api_pb2 as cri
+from shim.createspec import SeccompChoice, seccomp_choice, seccomp_request
+from shim.errors import InvalidArgument
+
+MAX_PROFILE_BYTES = 1024 * 1024
+
+
+async def resolve(
+    profile: cri.SecurityProfile | None, legacy_path: str, field: str
+) -> SeccompChoice:
+    """``field`` names the security context, for error messages."""
+    kind, local_path = seccomp_request(profile, legacy_path, f"{field}.seccomp")
+    if kind != "localhost":
+        return seccomp_choice(kind, None)
+    text = await asyncio.to_thread(_read_profile, local_path, field)
+    return seccomp_choice(kind, text)
+
+
+def _read_profile(path: str, field: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_PROFILE_BYTES + 1)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"{field}.seccomp: cannot read profile {path!r}: {exc.strerror}"
+        ) from exc
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise InvalidArgument(f"{field}.seccomp: profile {path!r} is larger than 1 MiB")
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field}.seccomp: profile {path!r} is not valid JSON") from exc
+    # Compact, so the security option stays one short line in dockerd's records.
+    return json.dumps(parsed, separators=(",", ":"))
+
+
+def requested_profile(
+    security: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext,
+) -> cri.SecurityProfile | None:
+    """The structured profile if the client set one (presence matters: unset ≠ RuntimeDefault)."""
+    return security.seccomp if security.HasField("seccomp") else None

@@ -1,0 +1,66 @@
+"""The two CRI services, wired RPC by RPC to the modules that serve them.
+
+Each RPC is one line here, so the whole surface, served and unserved, reads
+at a glance.
+"""
+
+from __future__ import annotations
+
+from criapi.runtime.v1 import api_pb2_grpc
+from shim import containers, exec, images, runtime, sandboxes
+from shim.backend import Backend
+from shim.rpc import method, unimplemented
+
+
+class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    Version = method("Version", runtime.version)
+    Status = method("Status", runtime.status)
+    RuntimeConfig = method("RuntimeConfig", runtime.runtime_config)
+    UpdateRuntimeConfig = method("UpdateRuntimeConfig", runtime.update_runtime_config)
+
+    RunPodSandbox = method("RunPodSandbox", sandboxes.run_pod_sandbox)
+    StopPodSandbox = method("StopPodSandbox", sandboxes.stop_pod_sandbox)
+    RemovePodSandbox = method("RemovePodSandbox", sandboxes.remove_pod_sandbox)
+    PodSandboxStatus = method("PodSandboxStatus", sandboxes.pod_sandbox_status)
+    ListPodSandbox = method("ListPodSandbox", sandboxes.list_pod_sandbox)
+
+    CreateContainer = method("CreateContainer", containers.create_container)
+    StartContainer = method("StartContainer", containers.start_container)
+    StopContainer = method("StopContainer", containers.stop_container)
+    RemoveContainer = method("RemoveContainer", containers.remove_container)
+    ListContainers = method("ListContainers", containers.list_containers)
+    ContainerStatus = method("ContainerStatus", containers.container_status)
+    UpdateContainerResources = method(
+        "UpdateContainerResources", containers.update_container_resources
+    )
+    ReopenContainerLog = method("ReopenContainerLog", containers.reopen_container_log)
+
+    ExecSync = method("ExecSync", exec.exec_sync)
+
+    # Not served: streaming sessions, stats, events, checkpoints, sandbox resizing.
+    Exec = unimplemented("Exec")
+    Attach = unimplemented("Attach")
+    PortForward = unimplemented("PortForward")
+    ContainerStats = unimplemented("ContainerStats")
+    ListContainerStats = unimplemented("ListContainerStats")
+    PodSandboxStats = unimplemented("PodSandboxStats")
+    ListPodSandboxStats = unimplemented("ListPodSandboxStats")
+    CheckpointContainer = unimplemented("CheckpointContainer")
+    GetContainerEvents = unimplemented("GetContainerEvents")
+    ListMetricDescriptors = unimplemented("ListMetricDescriptors")
+    ListPodSandboxMetrics = unimplemented("ListPodSandboxMetrics")
+    UpdatePodSandboxResources = unimplemented("UpdatePodSandboxResources")
+
+
+class ImageService(api_pb2_grpc.ImageServiceServicer):
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    ListImages = method("ListImages", images.list_images)
+    ImageStatus = method("ImageStatus", images.image_status)
+    PullImage = method("PullImage", images.pull_image)
+    RemoveImage = method("RemoveImage", images.remove_image)
+    ImageFsInfo = method("ImageFsInfo", images.image_fs_info)
