@@ -886,7 +886,7 @@ def _check_absolute(r: _Reader, key: str, value: str) -> None:
         r.invalid(r.at(key), value, _ABSOLUTE_MSG)
 
 
-def _check_id(r: _Reader, key: str) -> int | None:
+def _read_id(r: _Reader, key: str) -> int | None:
     """A user or group ID: 0..2147483647, as validation.IsValidUserID."""
     value = r.opt_int(key)
     if value is not None and not 0 <= value <= 2147483647:
@@ -1201,11 +1201,11 @@ def _read_pod_security_context(s: _Reader) -> PodSecurityContext:
         if not 0 <= group <= 2147483647:
             c.invalid(f"{c.at('supplementalGroups')}[{i}]", group, _ID_RANGE_MSG)
     return PodSecurityContext(
-        run_as_user=_check_id(c, "runAsUser"),
-        run_as_group=_check_id(c, "runAsGroup"),
+        run_as_user=_read_id(c, "runAsUser"),
+        run_as_group=_read_id(c, "runAsGroup"),
         run_as_non_root=c.opt_bool("runAsNonRoot"),
         supplemental_groups=groups,
-        fs_group=_check_id(c, "fsGroup"),
+        fs_group=_read_id(c, "fsGroup"),
     )
 
 
@@ -1545,8 +1545,8 @@ def _read_security_context(c: _Reader) -> SecurityContext:
         return SecurityContext()
     s.check_fields(_SECURITY_CONTEXT_FIELDS, unsupported=_SECURITY_CONTEXT_UNSUPPORTED)
     context = SecurityContext(
-        run_as_user=_check_id(s, "runAsUser"),
-        run_as_group=_check_id(s, "runAsGroup"),
+        run_as_user=_read_id(s, "runAsUser"),
+        run_as_group=_read_id(s, "runAsGroup"),
         run_as_non_root=s.opt_bool("runAsNonRoot"),
         read_only_root_filesystem=s.flag("readOnlyRootFilesystem"),
         privileged=s.flag("privileged"),
@@ -1697,6 +1697,21 @@ class _ManifestLoader(yaml.SafeLoader):
     that make a document contain itself, and alias "bombs" that expand past any real
     manifest's size."""
 
+    _depth: int = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # Composing recurses per level: stop early rather than at the recursion limit.
+        if self._depth >= _MAX_DEPTH:
+            mark = self.get_mark()  # where the scanner is: at or just past the culprit
+            raise ComposerError(
+                None, None, f"document is nested more than {_MAX_DEPTH} levels deep", mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
     def compose_document(self) -> yaml.Node | None:
         node = super().compose_document()
         if node is not None:
@@ -1764,11 +1779,11 @@ def _parse_documents(text: str, source: str) -> list[Any]:
     except yaml.MarkedYAMLError as error:
         raise ManifestError([_yaml_error(error)], source) from None
     # PyYAML lets some bad scalars escape as plain Python errors (a date such as
-    # 2024-13-45, an integer of 5000 digits); nesting beyond the recursion limit too.
+    # 2024-13-45, an integer of 5000 digits). RecursionError is belt and braces: the
+    # loader stops deep nesting long before the recursion limit.
     except (yaml.YAMLError, ValueError, OverflowError, TypeError, RecursionError) as error:
-        raise ManifestError(
-            [FieldError("", ErrorType.YAML, str(error) or type(error).__name__)], source
-        ) from None
+        problem = " ".join(str(error).split()) or type(error).__name__
+        raise ManifestError([FieldError("", ErrorType.YAML, problem)], source) from None
 
 
 def _yaml_error(error: yaml.MarkedYAMLError) -> FieldError:
@@ -1780,13 +1795,24 @@ def _yaml_error(error: yaml.MarkedYAMLError) -> FieldError:
     return FieldError(where, ErrorType.YAML, problem)
 
 
+def _claim_name(pod: Pod, index: int, defined_in: dict[tuple[str, str], int], sink: _Sink) -> bool:
+    """Whether ``pod`` is the first of its namespace and name; a duplicate is an error."""
+    first = defined_in.setdefault((pod.namespace, pod.name), index)
+    if first != index:
+        detail = f"pod {pod.namespace}/{pod.name} is already defined in document {first}"
+        sink.errors.append(FieldError("metadata.name", ErrorType.DUPLICATE, detail, pod.name))
+    return first == index
+
+
 def load_pods(text: str, source: str = "<stdin>") -> LoadResult:
     """Parse and validate every Pod in a (multi-document) YAML text.
 
     ``source`` names the text in messages and feeds derived UIDs, so the same manifest
     from the same place always yields the same pod. Empty documents are skipped.
     Raises :class:`ManifestError` with every error of every document; warnings about
-    ignored fields come back in the result, prefixed like errors.
+    ignored fields come back in the result, prefixed like errors. When the text holds
+    several documents, prefixes carry the document's index in the stream (from 0,
+    empty documents counted, so it matches the file).
     """
     documents = [(i, d) for i, d in enumerate(_parse_documents(text, source)) if d is not None]
     several = len(documents) > 1
@@ -1797,15 +1823,8 @@ def load_pods(text: str, source: str = "<stdin>") -> LoadResult:
     for index, document in documents:
         sink = _Sink()
         pod = _read_pod(document, sink, source)
-        if pod is not None:
-            first = defined_in.setdefault((pod.namespace, pod.name), index)
-            if first != index:
-                detail = f"pod {pod.namespace}/{pod.name} is already defined in document {first}"
-                sink.errors.append(
-                    FieldError("metadata.name", ErrorType.DUPLICATE, detail, pod.name)
-                )
-            else:
-                pods.append(pod)
+        if pod is not None and _claim_name(pod, index, defined_in, sink):
+            pods.append(pod)
         label = f"{source}[{index}]" if several else source
         warnings.extend(f"{label}: {warning}" for warning in sink.warnings)
         document_index = index if several else None

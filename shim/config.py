@@ -9,6 +9,7 @@ the same :data:`OPTIONS` list (``cri-shim --help`` shows it too).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -181,12 +182,22 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
     if not -1000 <= config.sandbox_oom_score_adj <= 1000:
         parser.error("--sandbox-oom-score-adj: must be between -1000 and 1000")
     for name in ("docker_timeout", "image_pull_progress_deadline", "shutdown_grace"):
-        if getattr(config, name) <= 0:
+        if not getattr(config, name) > 0:  # also rejects NaN
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if config.metrics_address:
         host, _, port = config.metrics_address.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not port.isdigit() or int(port) > 65535:
             parser.error("--metrics-address: expected HOST:PORT")
+        # The same rule shim.metrics.serve applies, checked before anything starts.
+        if not _is_loopback(host.strip("[]")):
+            parser.error("--metrics-address: HOST must be a loopback IP address")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def socket_path(listen: str) -> str:

@@ -91,7 +91,8 @@ async def start_container(
     except DockerAPIError as exc:
         if exc.status == 304:
             raise FailedPrecondition(f"container {container_id} is already running") from exc
-        if exc.status == 500:
+        if exc.status in (400, 500):
+            # 400: dockerd's verdict on a missing or non-executable command.
             raise FailedPrecondition(f"starting container {container_id}: {exc.message}") from exc
         raise
     path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
@@ -131,7 +132,10 @@ async def list_containers(
     filters = dockerfilters.containers(request.filter)
     if filters is None:
         return cri.ListContainersResponse()
+    # dockerd's own id filter is no prefix match (and drops ambiguous prefixes): match here.
+    filters.pop("id", None)
     entries = await backend.docker.list_containers(filters)
+    entries = [e for e in entries if str(e["Id"]).startswith(request.filter.id)]
     prefix = dockerfilters.sandbox_prefix(request.filter)
     if prefix:
         entries = [

@@ -216,6 +216,9 @@ def _lifecycle(
     if docker_state.get("Running"):
         return cri.CONTAINER_RUNNING, "", started, 0
     if finished:
+        # dockerd stamps StartedAt after runc returns but FinishedAt with the exit's own
+        # time, so a short-lived process seems to finish before it started.
+        started = min(started, finished)
         if docker_state.get("OOMKilled"):
             reason = "OOMKilled"
         elif exit_code == 0:

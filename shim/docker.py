@@ -40,6 +40,10 @@ STOP_MARGIN_SECONDS = 10.0
 EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
 
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
+# What dockerd can resolve as a container id, id prefix or name. Anything else
+# would be read as another API path ("." is the container list itself), so it
+# is answered as "no such container" without asking.
+_CONTAINER_REF = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _FRAME_HEADER = struct.Struct(">BxxxL")
 
 
@@ -65,17 +69,22 @@ class DockerClient:
     def __init__(self, url: str, call_timeout: float) -> None:
         self._call_timeout = call_timeout
         self.endpoint = url
+        # aiodocker leaves a connector it was given open; this one is ours to close.
+        self._connector: aiohttp.BaseConnector | None = None
         if url.startswith("unix://"):
             # Each running container holds one log-following connection;
             # aiohttp's default cap of 100 connections would then starve
             # ordinary calls, so the local socket gets an uncapped pool.
             connector = aiohttp.UnixConnector(url.removeprefix("unix://"), limit=0)
+            self._connector = connector
             self._docker = aiodocker.Docker(url="unix://localhost", connector=connector)
         else:
             self._docker = aiodocker.Docker(url=url)
 
     async def close(self) -> None:
         await self._docker.close()
+        if self._connector is not None:
+            await self._connector.close()
 
     async def _call(self, op: str, coro: Awaitable[T], within: float | None = None) -> T:
         """Await ``coro`` under the call deadline (or ``within`` seconds), translating failures."""
@@ -144,6 +153,8 @@ class DockerClient:
         await self._call("remove container", container.delete(force=True, v=True))
 
     async def inspect_container(self, container_id: str) -> JSON:
+        if not _CONTAINER_REF.fullmatch(container_id):
+            raise DockerAPIError(404, f"No such container: {container_id}")
         container = self._docker.containers.container(container_id)
         return await self._call("inspect container", container.show())
 

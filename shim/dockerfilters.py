@@ -28,7 +28,12 @@ def sandboxes(wanted: cri.PodSandboxFilter) -> Filters | None:
     filters = _base(labels.TYPE_SANDBOX, wanted.id, wanted.label_selector)
     if filters is not None and wanted.HasField("state"):
         ready = wanted.state.state == cri.SANDBOX_READY
-        filters["status"] = ["running"] if ready else ["created", "exited", "dead", "paused"]
+        # Not ready is every status but "running", as pod_sandbox() lists them.
+        filters["status"] = (
+            ["running"]
+            if ready
+            else ["created", "restarting", "removing", "paused", "exited", "dead"]
+        )
     return filters
 
 
@@ -37,7 +42,7 @@ def containers(wanted: cri.ContainerFilter) -> Filters | None:
     if filters is None:
         return None
     if wanted.pod_sandbox_id:
-        if not _HEX.fullmatch(wanted.pod_sandbox_id):
+        if len(wanted.pod_sandbox_id) > 64 or not _HEX.fullmatch(wanted.pod_sandbox_id):
             return None
         if len(wanted.pod_sandbox_id) == 64:
             filters["label"].append(f"{labels.SANDBOX_ID_KEY}={wanted.pod_sandbox_id}")

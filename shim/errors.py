@@ -121,7 +121,23 @@ def _code_for_http_status(status: int) -> grpc.StatusCode:
 def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Map any exception raised while serving an RPC to (code, message)."""
     if isinstance(exc, ShimError):
-        return exc.code, exc.message
+        return exc.code, bounded(exc.message)
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded while waiting for dockerd"
-    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+    return grpc.StatusCode.INTERNAL, bounded(f"internal error: {type(exc).__name__}: {exc}")
+
+
+# The message travels percent-encoded in a trailer; clients drop trailers over
+# 8 KiB and report RESOURCE_EXHAUSTED instead, which a message echoing a huge
+# request field (an id, an image name) would otherwise trigger.
+MAX_MESSAGE_BYTES = 4096
+
+
+def bounded(message: str) -> str:
+    """``message``, cut so that its encoded form stays within MAX_MESSAGE_BYTES."""
+    size = 0
+    for index, char in enumerate(message):
+        size += 1 if " " <= char <= "~" and char != "%" else 3 * len(char.encode(errors="replace"))
+        if size > MAX_MESSAGE_BYTES - 64:
+            return f"{message[:index]}... [{len(message) - index} more characters]"
+    return message

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from docker_image import digest as _digest
 from docker_image import reference as _reference
 
 from shim.errors import InvalidArgument
@@ -52,7 +53,7 @@ def parse(value: str, field: str = "image.image") -> ImageRef:
         raise InvalidArgument(f"{field}: must not be empty")
     try:
         ref = _reference.Reference.parse_normalized_named(value)
-    except (_reference.InvalidReference, ValueError) as exc:
+    except (_reference.InvalidReference, _digest.InvalidDigest, ValueError) as exc:
         raise InvalidArgument(f"{field}: invalid image reference {value!r}: {exc}") from exc
     # The tag wins over a digest only for display; pulls by digest keep it.
     return ImageRef(repository=str(ref["name"]), tag=ref.get("tag"), digest=ref.get("digest"))
@@ -71,4 +72,8 @@ def repository_of(value: str) -> str:
     try:
         return parse(value).repository
     except InvalidArgument:
-        return value.rsplit("@", 1)[0].rsplit(":", 1)[0]
+        name = value.rsplit("@", 1)[0]
+        # A ':' before the last '/' is a registry port, not a tag.
+        if ":" in name.rsplit("/", 1)[-1]:
+            name = name.rsplit(":", 1)[0]
+        return name

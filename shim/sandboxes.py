@@ -143,5 +143,8 @@ async def list_pod_sandbox(
     filters = dockerfilters.sandboxes(request.filter)
     if filters is None:
         return cri.ListPodSandboxResponse()
+    # dockerd's own id filter is no prefix match (and drops ambiguous prefixes): match here.
+    filters.pop("id", None)
     entries = await backend.docker.list_containers(filters)
+    entries = [e for e in entries if str(e["Id"]).startswith(request.filter.id)]
     return cri.ListPodSandboxResponse(items=[convert.pod_sandbox(entry) for entry in entries])

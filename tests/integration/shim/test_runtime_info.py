@@ -11,7 +11,9 @@ from shim import __version__
 from tests.support.cri import CriClient
 
 
-async def test_version_reports_docker_and_the_shim(cri: CriClient, docker: aiodocker.Docker) -> None:
+async def test_version_reports_docker_and_the_shim(
+    cri: CriClient, docker: aiodocker.Docker
+) -> None:
     response = await cri.runtime.Version(pb.VersionRequest(version="0.1.0"))
     engine = await docker.version()
     assert response.runtime_name == "docker"
@@ -30,9 +32,13 @@ async def test_status_reports_runtime_and_network_ready(cri: CriClient) -> None:
     assert [h.name for h in response.runtime_handlers] == [""]
 
 
-async def test_runtime_config_reports_dockers_cgroup_driver(cri: CriClient, docker: aiodocker.Docker) -> None:
+async def test_runtime_config_reports_dockers_cgroup_driver(
+    cri: CriClient, docker: aiodocker.Docker
+) -> None:
     response = await cri.runtime.RuntimeConfig(pb.RuntimeConfigRequest())
-    expected = pb.SYSTEMD if (await docker.system.info())["CgroupDriver"] == "systemd" else pb.CGROUPFS
+    expected = (
+        pb.SYSTEMD if (await docker.system.info())["CgroupDriver"] == "systemd" else pb.CGROUPFS
+    )
     assert response.linux.cgroup_driver == expected
 
 

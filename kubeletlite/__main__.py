@@ -1,0 +1,5 @@
+import sys
+
+from kubeletlite.cli import main
+
+sys.exit(main())

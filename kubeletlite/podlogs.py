@@ -1,0 +1,79 @@
+"""Reading CRI-format container logs back, for `kubeletlite logs`.
+
+Each line of the file is "<timestamp> <stream> <F|P> <text>"; fragments
+tagged P are joined with what follows until an F line ends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+import watchfiles
+
+FOLLOW_POLL_SECONDS = 1.0
+
+
+def decode(
+    lines: Iterable[bytes], pending: dict[str, bytes] | None = None
+) -> list[tuple[str, bytes]]:
+    """Whole log lines as (stream, text); ``pending`` carries fragments across calls."""
+    pending = {} if pending is None else pending
+    out: list[tuple[str, bytes]] = []
+    for raw in lines:
+        parts = raw.rstrip(b"\n").split(b" ", 3)
+        if len(parts) < 3:
+            continue
+        stream = parts[1].decode("ascii", "replace")
+        text = parts[3] if len(parts) == 4 else b""
+        if parts[2] == b"P":
+            pending[stream] = pending.get(stream, b"") + text
+            continue
+        out.append((stream, pending.pop(stream, b"") + text))
+    return out
+
+
+def read_all(path: str) -> list[tuple[str, bytes]]:
+    """Blocking: every whole line of a log file."""
+    with open(path, "rb") as handle:
+        return decode(handle)
+
+
+async def follow(
+    path: str, still_running: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[tuple[str, bytes]]:
+    """Yield lines as they are written, until the container has exited and nothing is left."""
+    pending: dict[str, bytes] = {}
+    offset = 0
+    carry = b""
+    while True:
+        data = await asyncio.to_thread(_read_from, path, offset)
+        offset += len(data)
+        complete, _, carry_next = (carry + data).rpartition(b"\n")
+        carry = carry_next
+        if complete:
+            for item in decode((line + b"\n" for line in complete.split(b"\n")), pending):
+                yield item
+        elif not data and not await still_running():
+            return
+        if not data:
+            await _changed_or_timeout(path)
+
+
+def _read_from(path: str, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except FileNotFoundError:
+        return b""
+
+
+async def _changed_or_timeout(path: str) -> None:
+    """Wait for the file to change (inotify), or a poll period at most."""
+    stop = asyncio.Event()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FOLLOW_POLL_SECONDS):
+            async for _ in watchfiles.awatch(path, stop_event=stop, debounce=10, step=10):
+                return

@@ -1,0 +1,172 @@
+"""kubelet-lite's own records: events, hook timelines and status snapshots.
+
+What is needed to adopt a pod lives with its containers in the runtime
+(CRI labels and annotations). What the kubelet would send to the API server
+(events, the status it computed) lives here, one directory per pod under
+the state directory, so that it survives restarts and other kubelet-lite
+commands (get, describe) can read it:
+
+    <state>/pods/<namespace>_<name>_<uid>/
+        pod.json         name, namespace, uid, source, created/deleted times
+        events.jsonl     one Event per line, append-only
+        timeline.jsonl   one Mark per line: container starts, hook begin/end, stops
+        status.json      the supervisor's latest view (phase, container reasons)
+        deletion.json    present while a deletion is in progress
+
+The methods block (small file I/O); async callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    container: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    time_ns: int = field(default_factory=time.time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A point in a container's life: what happened, when, and how it ended."""
+
+    container: str
+    container_id: str
+    what: str  # see MARKS
+    ok: bool | None = None
+    note: str = ""
+    time_ns: int = field(default_factory=time.time_ns)
+
+
+MARKS = (
+    "started",  # StartContainer returned
+    "postStart.begin",
+    "postStart.end",
+    "preStop.begin",
+    "preStop.end",
+    "stop.begin",  # StopContainer sent
+    "stop.end",
+    "exited",  # seen terminated
+)
+
+
+def pod_key(namespace: str, name: str, uid: str) -> str:
+    return f"{namespace}_{name}_{uid}"
+
+
+class PodRecord:
+    """The files of one pod."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def key(self) -> str:
+        return self.directory.name
+
+    def init(self, meta: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not (self.directory / "pod.json").exists():
+            self._write_json("pod.json", {**meta, "created_ns": time.time_ns()})
+
+    def meta(self) -> dict[str, Any]:
+        return self._read_json("pod.json") or {}
+
+    def mark_deleted(self) -> None:
+        meta = self.meta()
+        meta["deleted_ns"] = time.time_ns()
+        self._write_json("pod.json", meta)
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / "deletion.json").unlink()
+
+    def add_event(self, event: Event) -> None:
+        self._append("events.jsonl", asdict(event))
+
+    def events(self) -> list[Event]:
+        return [Event(**row) for row in self._read_lines("events.jsonl")]
+
+    def add_mark(self, mark: Mark) -> None:
+        self._append("timeline.jsonl", asdict(mark))
+
+    def marks(self) -> list[Mark]:
+        return [Mark(**row) for row in self._read_lines("timeline.jsonl")]
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        self._write_json("status.json", status)
+
+    def status(self) -> dict[str, Any]:
+        return self._read_json("status.json") or {}
+
+    def request_deletion(self, grace_seconds: int | None) -> None:
+        self._write_json(
+            "deletion.json", {"grace_seconds": grace_seconds, "time_ns": time.time_ns()}
+        )
+
+    def deletion(self) -> dict[str, Any] | None:
+        return self._read_json("deletion.json")
+
+    def _append(self, name: str, row: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(row, sort_keys=True) + "\n"
+        # One write of a whole line in append mode: concurrent writers never interleave.
+        fd = os.open(self.directory / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def _read_lines(self, name: str) -> list[dict[str, Any]]:
+        try:
+            text = (self.directory / name).read_text()
+        except FileNotFoundError:
+            return []
+        rows = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                rows.append(json.loads(line))
+        return rows
+
+    def _write_json(self, name: str, data: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.directory / name
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, sort_keys=True))
+        os.replace(temporary, target)
+
+    def _read_json(self, name: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self.directory / name).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+
+class StateStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def pod(self, namespace: str, name: str, uid: str) -> PodRecord:
+        return PodRecord(self.root / "pods" / pod_key(namespace, name, uid))
+
+    def records(self) -> list[PodRecord]:
+        pods = self.root / "pods"
+        if not pods.is_dir():
+            return []
+        return [PodRecord(p) for p in sorted(pods.iterdir()) if p.is_dir()]
+
+    def find(self, namespace: str, name: str) -> list[PodRecord]:
+        """Records of pods with this name, newest first (deleted ones included)."""
+        prefix = f"{namespace}_{name}_"
+        found = [r for r in self.records() if r.key.startswith(prefix)]
+        return sorted(found, key=lambda r: r.meta().get("created_ns", 0), reverse=True)

@@ -1,0 +1,1018 @@
+"""CRI configs to Docker create bodies, and their validation (shim.createspec)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from criapi.runtime.v1 import api_pb2 as pb
+from shim import createspec, labels
+from shim.createspec import SandboxSettings, SandboxView, SeccompChoice
+from shim.errors import InvalidArgument
+
+SID = "5" * 64
+TARGET_ID = "7" * 64
+MIB = 1024 * 1024
+DEFAULT_SECCOMP = SeccompChoice(None)
+
+
+# -- builders ----------------------------------------------------------------------------
+
+
+def sandbox_config(**fields):
+    fields.setdefault(
+        "metadata", pb.PodSandboxMetadata(name="nginx", namespace="default", uid="uid-1")
+    )
+    return pb.PodSandboxConfig(**fields)
+
+
+def sandbox_security(**fields):
+    return pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(**fields))
+
+
+def container_config(**fields):
+    fields.setdefault("metadata", pb.ContainerMetadata(name="app", attempt=1))
+    fields.setdefault("image", pb.ImageSpec(image="docker.io/library/busybox:latest"))
+    return pb.ContainerConfig(**fields)
+
+
+def container_linux(resources=None, **security):
+    return pb.LinuxContainerConfig(
+        resources=resources or pb.LinuxContainerResources(),
+        security_context=pb.LinuxContainerSecurityContext(**security),
+    )
+
+
+def resources(**fields):
+    return container_config(linux=container_linux(pb.LinuxContainerResources(**fields)))
+
+
+def security(**fields):
+    return container_config(linux=container_linux(**fields))
+
+
+def namespaces(**fields):
+    return pb.NamespaceOption(**fields)
+
+
+def settings(**fields):
+    fields.setdefault("infra_image", "registry.k8s.io/pause:3.10")
+    fields.setdefault("pod_network", "bridge")
+    fields.setdefault("oom_score_adj", -998)
+    fields.setdefault("seccomp", DEFAULT_SECCOMP)
+    return SandboxSettings(**fields)
+
+
+def sandbox_view(**namespace_options):
+    return SandboxView(
+        id=SID,
+        metadata=pb.PodSandboxMetadata(name="nginx", namespace="default", uid="uid-1"),
+        namespace_options=namespace_options,
+        cgroup_parent="/kubepods/pod-1",
+        log_directory="/var/log/pods/default_nginx_uid-1",
+    )
+
+
+def build_sandbox(config, settings_=None):
+    record = createspec.sandbox_record(config, "runc", 42)
+    return createspec.sandbox_body(config, record, settings_ or settings())
+
+
+def build_container(config, sandbox=None, seccomp=DEFAULT_SECCOMP, oom_score_adj=0):
+    return createspec.container_body(
+        config,
+        sandbox=sandbox or sandbox_view(),
+        record=createspec.container_record(config, 42),
+        log_path="/var/log/pods/default_nginx_uid-1/app/1.log",
+        seccomp=seccomp,
+        oom_score_adj=oom_score_adj,
+    )
+
+
+def int64(value):
+    return pb.Int64Value(value=value)
+
+
+# -- sandbox validation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "prefix"),
+    [
+        (pb.PodSandboxConfig(), "config.metadata: required"),
+        (
+            sandbox_config(metadata=pb.PodSandboxMetadata(namespace="default", uid="u")),
+            "config.metadata.name: must not be empty",
+        ),
+        (
+            sandbox_config(metadata=pb.PodSandboxMetadata(name="n", namespace="a b", uid="u")),
+            "config.metadata.namespace: must start with a letter or digit",
+        ),
+        (
+            sandbox_config(metadata=pb.PodSandboxMetadata(name="n", namespace="ns")),
+            "config.metadata.uid: must not be empty",
+        ),
+        (
+            sandbox_config(metadata=pb.PodSandboxMetadata(name="_n", namespace="ns", uid="u")),
+            "config.metadata.name: must start",
+        ),
+        (
+            sandbox_config(port_mappings=[pb.PortMapping(container_port=0)]),
+            "config.port_mappings[0].container_port: must be between 1 and 65535",
+        ),
+        (
+            sandbox_config(
+                port_mappings=[
+                    pb.PortMapping(container_port=80),
+                    pb.PortMapping(container_port=65536),
+                ]
+            ),
+            "config.port_mappings[1].container_port:",
+        ),
+        (
+            sandbox_config(port_mappings=[pb.PortMapping(container_port=-80)]),
+            "config.port_mappings[0].container_port:",
+        ),
+        (
+            sandbox_config(port_mappings=[pb.PortMapping(container_port=80, host_port=-1)]),
+            "config.port_mappings[0].host_port: must be between 0 and 65535",
+        ),
+        (
+            sandbox_config(port_mappings=[pb.PortMapping(container_port=80, host_port=65536)]),
+            "config.port_mappings[0].host_port:",
+        ),
+        (
+            sandbox_config(
+                port_mappings=[
+                    pb.PortMapping(container_port=80, host_ip="10.0.0.1"),
+                    pb.PortMapping(container_port=80, host_ip="localhost"),
+                ]
+            ),
+            "config.port_mappings[1].host_ip: 'localhost' is not an IP address",
+        ),
+        (
+            sandbox_config(dns_config=pb.DNSConfig(servers=["8.8.8.8", "8.8.8"])),
+            "config.dns_config.servers[1]: '8.8.8' is not an IP address",
+        ),
+        (
+            sandbox_config(dns_config=pb.DNSConfig(servers=["dns.example.com"])),
+            "config.dns_config.servers[0]:",
+        ),
+        (
+            sandbox_config(
+                linux=sandbox_security(namespace_options=namespaces(network=pb.CONTAINER))
+            ),
+            "config.linux.security_context.namespace_options.network: only POD and NODE",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(namespace_options=namespaces(network=pb.TARGET))),
+            "config.linux.security_context.namespace_options.network:",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(namespace_options=namespaces(ipc=pb.CONTAINER))),
+            "config.linux.security_context.namespace_options.ipc: only POD and NODE",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(namespace_options=namespaces(pid=pb.TARGET))),
+            "config.linux.security_context.namespace_options.target_id: required",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(seccomp_profile_path="bogus")),
+            "config.linux.security_context.seccomp_profile_path: must be",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(seccomp_profile_path="localhost/")),
+            "config.linux.security_context.seccomp_profile_path:",
+        ),
+    ],
+)
+def test_invalid_sandbox_config_names_the_field(config, prefix):
+    with pytest.raises(InvalidArgument) as info:
+        createspec.validate_sandbox_config(config)
+    assert info.value.message.startswith(prefix), info.value.message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        sandbox_config(),
+        sandbox_config(
+            port_mappings=[
+                pb.PortMapping(container_port=1),
+                pb.PortMapping(container_port=65535, host_port=65535, host_ip="::1"),
+                pb.PortMapping(container_port=80, host_port=0, host_ip="0.0.0.0"),
+            ]
+        ),
+        sandbox_config(dns_config=pb.DNSConfig(servers=["10.96.0.10", "fd00::10"])),
+        sandbox_config(
+            linux=sandbox_security(
+                namespace_options=namespaces(network=pb.NODE, pid=pb.NODE, ipc=pb.NODE)
+            )
+        ),
+        sandbox_config(
+            linux=sandbox_security(namespace_options=namespaces(pid=pb.TARGET, target_id="x"))
+        ),
+        sandbox_config(linux=sandbox_security(seccomp_profile_path="runtime/default")),
+        sandbox_config(linux=sandbox_security(seccomp_profile_path="docker/default")),
+        sandbox_config(linux=sandbox_security(seccomp_profile_path="unconfined")),
+        sandbox_config(linux=sandbox_security(seccomp_profile_path="localhost//p.json")),
+    ],
+)
+def test_valid_sandbox_configs_pass(config):
+    createspec.validate_sandbox_config(config)
+
+
+# -- container validation ----------------------------------------------------------
+
+
+def kv(key, value):
+    return pb.KeyValue(key=key, value=value)
+
+
+@pytest.mark.parametrize(
+    ("config", "prefix"),
+    [
+        (pb.ContainerConfig(image=pb.ImageSpec(image="busybox")), "config.metadata: required"),
+        (
+            container_config(metadata=pb.ContainerMetadata()),
+            "config.metadata.name: must not be empty",
+        ),
+        (
+            container_config(metadata=pb.ContainerMetadata(name="my app")),
+            "config.metadata.name: must start with a letter or digit",
+        ),
+        (container_config(image=pb.ImageSpec()), "config.image.image: required"),
+        (container_config(envs=[kv("", b"x")]), "config.envs[0].key: must be non-empty"),
+        (container_config(envs=[kv("A", b"1"), kv("B=C", b"2")]), "config.envs[1].key:"),
+        (container_config(envs=[kv("A", b"\xff\xfe")]), "config.envs[0].value: not valid UTF-8"),
+        (
+            container_config(mounts=[pb.Mount(host_path="data", container_path="/data")]),
+            "config.mounts[0].host_path: must be an absolute path",
+        ),
+        (
+            container_config(mounts=[pb.Mount(host_path="/data", container_path="data")]),
+            "config.mounts[0].container_path: must be an absolute path",
+        ),
+        (
+            container_config(mounts=[pb.Mount(host_path="", container_path="/data")]),
+            "config.mounts[0].host_path: must be an absolute path",
+        ),
+        (
+            container_config(
+                mounts=[
+                    pb.Mount(host_path="/a", container_path="/a"),
+                    pb.Mount(host_path="/b:c", container_path="/b"),
+                ]
+            ),
+            "config.mounts[1].host_path: must not contain ':'",
+        ),
+        (
+            container_config(mounts=[pb.Mount(host_path="/a", container_path="/a:ro")]),
+            "config.mounts[0].container_path: must not contain ':'",
+        ),
+        (
+            container_config(
+                mounts=[
+                    pb.Mount(
+                        host_path="/a", container_path="/a", image=pb.ImageSpec(image="busybox")
+                    )
+                ]
+            ),
+            "config.mounts[0].image: image volumes are not supported",
+        ),
+        (
+            container_config(devices=[pb.Device(host_path="dev/null", container_path="/dev/x")]),
+            "config.devices[0].host_path: must be an absolute path",
+        ),
+        (
+            container_config(devices=[pb.Device(host_path="/dev/null", container_path="/d:x")]),
+            "config.devices[0].container_path: must not contain ':'",
+        ),
+        (
+            container_config(
+                devices=[pb.Device(host_path="/dev/null", container_path="/x", permissions="rwx")]
+            ),
+            "config.devices[0].permissions: must be a combination of r, w, m",
+        ),
+        (
+            container_config(
+                devices=[pb.Device(host_path="/dev/null", container_path="/x", permissions="R")]
+            ),
+            "config.devices[0].permissions:",
+        ),
+        (
+            container_config(log_path="/var/log/app.log"),
+            "config.log_path: must be relative",
+        ),
+        (resources(cpu_shares=1), "config.linux.resources.cpu_shares: must be 0 (unset) or at"),
+        (resources(cpu_shares=-2), "config.linux.resources.cpu_shares:"),
+        (resources(cpu_period=999), "config.linux.resources.cpu_period: must be 0 (unset) or"),
+        (resources(cpu_period=1_000_001), "config.linux.resources.cpu_period:"),
+        (resources(cpu_period=-1000), "config.linux.resources.cpu_period:"),
+        (resources(cpu_quota=999), "config.linux.resources.cpu_quota: must be 0 (unset), -1"),
+        (resources(cpu_quota=-2), "config.linux.resources.cpu_quota:"),
+        (
+            resources(memory_limit_in_bytes=6 * MIB - 1),
+            "config.linux.resources.memory_limit_in_bytes: must be 0 (unset) or at least 6291456",
+        ),
+        (resources(memory_limit_in_bytes=-1), "config.linux.resources.memory_limit_in_bytes:"),
+        (
+            resources(memory_limit_in_bytes=64 * MIB, memory_swap_limit_in_bytes=32 * MIB),
+            "config.linux.resources.memory_swap_limit_in_bytes: must be at least memory",
+        ),
+        (
+            resources(oom_score_adj=1001),
+            "config.linux.resources.oom_score_adj: must be between -1000 and 1000",
+        ),
+        (resources(oom_score_adj=-1001), "config.linux.resources.oom_score_adj:"),
+        (
+            security(run_as_user=int64(1000), run_as_username="app"),
+            "config.linux.security_context: run_as_user and run_as_username are exclusive",
+        ),
+        (
+            security(run_as_user=int64(0), run_as_username="root"),
+            "config.linux.security_context: run_as_user and run_as_username",
+        ),
+        (
+            security(run_as_group=int64(1000)),
+            "config.linux.security_context.run_as_group: requires run_as_user or run_as_username",
+        ),
+        (
+            security(run_as_group=int64(0)),
+            "config.linux.security_context.run_as_group:",
+        ),
+        (
+            security(seccomp_profile_path="default"),
+            "config.linux.security_context.seccomp_profile_path: must be runtime/default",
+        ),
+        (
+            security(seccomp_profile_path="localhost/"),
+            "config.linux.security_context.seccomp_profile_path:",
+        ),
+        (
+            security(seccomp_profile_path="/abs/profile.json"),
+            "config.linux.security_context.seccomp_profile_path:",
+        ),
+        (
+            security(namespace_options=namespaces(network=pb.CONTAINER)),
+            "config.linux.security_context.namespace_options.network: only POD and NODE",
+        ),
+        (
+            security(namespace_options=namespaces(ipc=pb.TARGET)),
+            "config.linux.security_context.namespace_options.ipc: only POD and NODE",
+        ),
+        (
+            security(namespace_options=namespaces(pid=pb.TARGET)),
+            "config.linux.security_context.namespace_options.target_id: required when pid",
+        ),
+    ],
+)
+def test_invalid_container_config_names_the_field(config, prefix):
+    with pytest.raises(InvalidArgument) as info:
+        createspec.validate_container_config(config)
+    assert info.value.message.startswith(prefix), info.value.message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        container_config(),
+        container_config(envs=[kv("A", b""), kv("LANG", "é".encode())]),
+        container_config(
+            mounts=[pb.Mount(host_path="/", container_path="/host", readonly=True)],
+            devices=[
+                pb.Device(host_path="/dev/null", container_path="/dev/a"),
+                pb.Device(host_path="/dev/zero", container_path="/dev/b", permissions="r"),
+                pb.Device(host_path="/dev/zero", container_path="/dev/c", permissions="mw"),
+            ],
+        ),
+        container_config(log_path="app/1.log"),
+        resources(cpu_shares=2, cpu_period=1000, cpu_quota=1000),
+        resources(cpu_period=1_000_000, cpu_quota=-1),
+        resources(memory_limit_in_bytes=6 * MIB, memory_swap_limit_in_bytes=6 * MIB),
+        resources(memory_limit_in_bytes=64 * MIB, memory_swap_limit_in_bytes=-1),
+        resources(memory_limit_in_bytes=64 * MIB),
+        resources(oom_score_adj=-1000),
+        resources(oom_score_adj=1000),
+        security(run_as_user=int64(0), run_as_group=int64(0)),
+        security(run_as_username="app", run_as_group=int64(1000)),
+        security(seccomp_profile_path="runtime/default"),
+        security(seccomp_profile_path="localhost/profiles/p.json"),
+        security(namespace_options=namespaces(pid=pb.TARGET, target_id=TARGET_ID)),
+        security(namespace_options=namespaces(pid=pb.CONTAINER, network=pb.NODE, ipc=pb.NODE)),
+    ],
+)
+def test_valid_container_configs_pass(config):
+    createspec.validate_container_config(config)
+
+
+def test_validate_resources_uses_the_given_field():
+    with pytest.raises(InvalidArgument, match=r"^linux\.cpu_period: "):
+        createspec.validate_resources(pb.LinuxContainerResources(cpu_period=5), "linux")
+
+
+# -- seccomp ------------------------------------------------------------------------------
+
+
+FIELD = "config.linux.security_context.seccomp"
+
+
+@pytest.mark.parametrize(
+    ("profile", "legacy", "expected"),
+    [
+        (None, "", ("unconfined", "")),
+        (None, "unconfined", ("unconfined", "")),
+        (None, "runtime/default", ("default", "")),
+        (None, "docker/default", ("default", "")),
+        (None, "localhost/profiles/p.json", ("localhost", "/profiles/p.json")),
+        (pb.SecurityProfile(), "", ("default", "")),
+        (pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault), "", ("default", "")),
+        (pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined), "", ("unconfined", "")),
+        (
+            pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref="/p.json"),
+            "",
+            ("localhost", "/p.json"),
+        ),
+        # The structured field wins over the deprecated path.
+        (
+            pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined),
+            "runtime/default",
+            ("unconfined", ""),
+        ),
+        (
+            pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault),
+            "localhost/x.json",
+            ("default", ""),
+        ),
+        (
+            pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref="/a.json"),
+            "unconfined",
+            ("localhost", "/a.json"),
+        ),
+    ],
+)
+def test_seccomp_request(profile, legacy, expected):
+    assert createspec.seccomp_request(profile, legacy, FIELD) == expected
+
+
+def test_seccomp_request_kubelet_legacy_localhost_path_is_absolute():
+    # The kubelet writes "localhost/" followed by an absolute path.
+    kind, path = createspec.seccomp_request(
+        None, "localhost//var/lib/kubelet/seccomp/p.json", FIELD
+    )
+    assert kind == "localhost"
+    assert path.startswith("/")
+    assert path.lstrip("/") == "var/lib/kubelet/seccomp/p.json"
+
+
+@pytest.mark.parametrize("ref", ["", "p.json", "profiles/p.json", "localhost/p.json"])
+def test_seccomp_localhost_profile_needs_an_absolute_ref(ref):
+    profile = pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref=ref)
+    with pytest.raises(InvalidArgument) as info:
+        createspec.seccomp_request(profile, "", FIELD)
+    assert info.value.message == f"{FIELD}.localhost_ref: must be an absolute path"
+
+
+@pytest.mark.parametrize(
+    ("kind", "profile_json", "expected"),
+    [
+        ("default", None, None),
+        ("unconfined", None, "seccomp=unconfined"),
+        (
+            "localhost",
+            '{"defaultAction":"SCMP_ACT_ERRNO"}',
+            'seccomp={"defaultAction":"SCMP_ACT_ERRNO"}',
+        ),
+    ],
+)
+def test_seccomp_choice(kind, profile_json, expected):
+    assert createspec.seccomp_choice(kind, profile_json) == SeccompChoice(expected)
+
+
+# -- sandbox body -------------------------------------------------------------------
+
+
+def test_sandbox_record():
+    config = sandbox_config(
+        metadata=pb.PodSandboxMetadata(name="nginx", namespace="default", uid="uid-1", attempt=2),
+        log_directory="/var/log/pods/x",
+        linux=sandbox_security(
+            namespace_options=namespaces(network=pb.NODE, pid=pb.TARGET, target_id="t")
+        ),
+    )
+    assert createspec.sandbox_record(config, "runc", 42) == {
+        "metadata": {"name": "nginx", "uid": "uid-1", "namespace": "default", "attempt": 2},
+        "created_at": 42,
+        "runtime_handler": "runc",
+        "log_directory": "/var/log/pods/x",
+        "namespace_options": {
+            "network": pb.NODE,
+            "pid": pb.TARGET,
+            "ipc": pb.POD,
+            "target_id": "t",
+        },
+    }
+
+
+def test_sandbox_record_is_json_serialisable():
+    record = createspec.sandbox_record(sandbox_config(), "", 1)
+    assert json.loads(labels.encode_record(record)) == record
+
+
+def test_sandbox_body_pod_network():
+    config = sandbox_config(
+        hostname="nginx",
+        port_mappings=[
+            pb.PortMapping(container_port=80, host_port=8080, host_ip="127.0.0.1"),
+            pb.PortMapping(protocol=pb.UDP, container_port=53, host_port=5353),
+            pb.PortMapping(protocol=pb.SCTP, container_port=9000, host_port=9000),
+            pb.PortMapping(container_port=443),  # exposed, not published
+        ],
+    )
+    body = build_sandbox(config, settings(pod_network="podnet"))
+    assert body["Image"] == "registry.k8s.io/pause:3.10"
+    assert body["Hostname"] == "nginx"
+    assert body["HostConfig"]["NetworkMode"] == "podnet"
+    assert body["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}, "9000/sctp": {}, "443/tcp": {}}
+    assert body["HostConfig"]["PortBindings"] == {
+        "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+        "53/udp": [{"HostIp": "", "HostPort": "5353"}],
+        "9000/sctp": [{"HostIp": "", "HostPort": "9000"}],
+    }
+
+
+def test_sandbox_body_binds_one_container_port_to_several_host_ports():
+    config = sandbox_config(
+        port_mappings=[
+            pb.PortMapping(container_port=80, host_port=8080),
+            pb.PortMapping(container_port=80, host_port=8081, host_ip="::1"),
+        ]
+    )
+    assert build_sandbox(config)["HostConfig"]["PortBindings"] == {
+        "80/tcp": [
+            {"HostIp": "", "HostPort": "8080"},
+            {"HostIp": "::1", "HostPort": "8081"},
+        ]
+    }
+
+
+def test_sandbox_body_host_network_has_no_port_bindings():
+    config = sandbox_config(
+        port_mappings=[pb.PortMapping(container_port=80, host_port=8080)],
+        linux=sandbox_security(namespace_options=namespaces(network=pb.NODE)),
+    )
+    body = build_sandbox(config)
+    assert body["HostConfig"]["NetworkMode"] == "host"
+    assert body["ExposedPorts"] == {}
+    assert body["HostConfig"]["PortBindings"] == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "pid_mode", "ipc_mode"),
+    [
+        (namespaces(), "", "shareable"),
+        (namespaces(pid=pb.NODE), "host", "shareable"),
+        (namespaces(ipc=pb.NODE), "", "host"),
+        (namespaces(pid=pb.CONTAINER), "", "shareable"),
+    ],
+)
+def test_sandbox_body_pid_and_ipc(options, pid_mode, ipc_mode):
+    body = build_sandbox(sandbox_config(linux=sandbox_security(namespace_options=options)))
+    assert body["HostConfig"]["PidMode"] == pid_mode
+    assert body["HostConfig"]["IpcMode"] == ipc_mode
+
+
+def test_sandbox_body_dns():
+    config = sandbox_config(
+        dns_config=pb.DNSConfig(
+            servers=["10.96.0.10"], searches=["default.svc.cluster.local"], options=["ndots:5"]
+        )
+    )
+    host_config = build_sandbox(config)["HostConfig"]
+    assert host_config["Dns"] == ["10.96.0.10"]
+    assert host_config["DnsSearch"] == ["default.svc.cluster.local"]
+    assert host_config["DnsOptions"] == ["ndots:5"]
+
+
+def test_sandbox_body_labels_include_type_and_record():
+    config = sandbox_config(labels={"app": "web", "label.x": "1"}, annotations={"note": "n"})
+    record = createspec.sandbox_record(config, "runc", 42)
+    body = createspec.sandbox_body(config, record, settings())
+    docker_labels = body["Labels"]
+    assert docker_labels[labels.TYPE_KEY] == labels.TYPE_SANDBOX
+    assert labels.decode_record(docker_labels) == record
+    assert labels.decode(docker_labels) == ({"app": "web", "label.x": "1"}, {"note": "n"})
+
+
+def test_sandbox_body_host_settings():
+    config = sandbox_config(
+        linux=pb.LinuxPodSandboxConfig(
+            cgroup_parent="/kubepods/pod-1",
+            sysctls={"net.ipv4.ip_forward": "1"},
+            security_context=pb.LinuxSandboxSecurityContext(
+                readonly_rootfs=True, privileged=True, supplemental_groups=[1, 2000]
+            ),
+        )
+    )
+    body = build_sandbox(config, settings(oom_score_adj=-998))
+    host_config = body["HostConfig"]
+    assert host_config["CgroupParent"] == "/kubepods/pod-1"
+    assert host_config["Sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert host_config["OomScoreAdj"] == -998
+    assert host_config["ReadonlyRootfs"] is True
+    assert host_config["Privileged"] is True
+    assert host_config["GroupAdd"] == ["1", "2000"]
+    assert host_config["RestartPolicy"] == {"Name": "no"}
+    assert host_config["LogConfig"]["Type"] == "json-file"
+    assert body["Healthcheck"] == {"Test": ["NONE"]}
+
+
+@pytest.mark.parametrize(
+    ("seccomp", "security_opt"),
+    [
+        (SeccompChoice(None), []),
+        (SeccompChoice("seccomp=unconfined"), ["seccomp=unconfined"]),
+        (SeccompChoice('seccomp={"a":1}'), ['seccomp={"a":1}']),
+    ],
+)
+def test_sandbox_body_seccomp(seccomp, security_opt):
+    body = build_sandbox(sandbox_config(), settings(seccomp=seccomp))
+    assert body["HostConfig"]["SecurityOpt"] == security_opt
+
+
+@pytest.mark.parametrize(
+    ("security_fields", "user"),
+    [
+        ({"run_as_user": int64(0)}, "0"),
+        ({"run_as_user": int64(65535)}, "65535"),
+        ({"run_as_user": int64(1000), "run_as_group": int64(3000)}, "1000:3000"),
+        ({"run_as_user": int64(0), "run_as_group": int64(0)}, "0:0"),
+    ],
+)
+def test_sandbox_body_user(security_fields, user):
+    body = build_sandbox(sandbox_config(linux=sandbox_security(**security_fields)))
+    assert body["User"] == user
+
+
+def test_sandbox_body_without_user_keeps_the_image_user():
+    assert "User" not in build_sandbox(sandbox_config())
+
+
+# -- container body -----------------------------------------------------------------
+
+
+def test_container_record():
+    config = container_config(
+        image=pb.ImageSpec(
+            image="docker.io/library/busybox:latest",
+            annotations={"a": "b"},
+            user_specified_image="busybox",
+            runtime_handler="runc",
+        ),
+        mounts=[pb.Mount(host_path="/a", container_path="/b", readonly=True)],
+    )
+    assert createspec.container_record(config, 42) == {
+        "metadata": {"name": "app", "attempt": 1},
+        "created_at": 42,
+        "image": {
+            "image": "docker.io/library/busybox:latest",
+            "annotations": {"a": "b"},
+            "user_specified_image": "busybox",
+            "runtime_handler": "runc",
+        },
+        "mounts": [
+            {
+                "container_path": "/b",
+                "host_path": "/a",
+                "readonly": True,
+                "selinux_relabel": False,
+                "propagation": pb.PROPAGATION_PRIVATE,
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "entrypoint", "cmd"),
+    [
+        ([], [], None, None),
+        (["/bin/sh"], [], ["/bin/sh"], None),
+        ([], ["-c", "echo"], None, ["-c", "echo"]),
+        (["sh", "-c"], ["sleep 1"], ["sh", "-c"], ["sleep 1"]),
+    ],
+)
+def test_container_body_entrypoint_and_cmd(command, args, entrypoint, cmd):
+    body = build_container(container_config(command=command, args=args))
+    assert body["Entrypoint"] == entrypoint
+    assert body["Cmd"] == cmd
+
+
+def test_container_body_basic_fields():
+    config = container_config(
+        envs=[kv("A", b"1"), kv("EMPTY", b""), kv("U", "ü=x".encode())],
+        working_dir="/work",
+        tty=True,
+        stdin=True,
+        stdin_once=True,
+    )
+    body = build_container(config)
+    assert body["Image"] == "docker.io/library/busybox:latest"
+    assert body["Env"] == ["A=1", "EMPTY=", "U=ü=x"]
+    assert body["WorkingDir"] == "/work"
+    assert body["Tty"] is True
+    assert body["OpenStdin"] is True
+    assert body["StdinOnce"] is True
+    assert body["AttachStdin"] is True
+    assert body["Healthcheck"] == {"Test": ["NONE"]}
+    assert body["HostConfig"]["RestartPolicy"] == {"Name": "no"}
+    assert body["HostConfig"]["CgroupParent"] == "/kubepods/pod-1"
+    assert "Hostname" not in body
+
+
+def test_container_body_labels():
+    config = container_config(labels={"app": "web"}, annotations={"note": "n"})
+    record = createspec.container_record(config, 42)
+    body = createspec.container_body(
+        config,
+        sandbox=sandbox_view(),
+        record=record,
+        log_path="/logs/app/1.log",
+        seccomp=DEFAULT_SECCOMP,
+        oom_score_adj=0,
+    )
+    docker_labels = body["Labels"]
+    assert docker_labels[labels.TYPE_KEY] == labels.TYPE_CONTAINER
+    assert docker_labels[labels.SANDBOX_ID_KEY] == SID
+    assert docker_labels[labels.LOG_PATH_KEY] == "/logs/app/1.log"
+    assert labels.decode_record(docker_labels) == record
+    assert labels.decode(docker_labels) == ({"app": "web"}, {"note": "n"})
+
+
+@pytest.mark.parametrize(
+    ("mount", "bind"),
+    [
+        (pb.Mount(host_path="/h", container_path="/c"), "/h:/c:rw,rprivate"),
+        (pb.Mount(host_path="/h", container_path="/c", readonly=True), "/h:/c:ro,rprivate"),
+        (
+            pb.Mount(
+                host_path="/h", container_path="/c", propagation=pb.PROPAGATION_HOST_TO_CONTAINER
+            ),
+            "/h:/c:rw,rslave",
+        ),
+        (
+            pb.Mount(
+                host_path="/h",
+                container_path="/c",
+                readonly=True,
+                propagation=pb.PROPAGATION_BIDIRECTIONAL,
+            ),
+            "/h:/c:ro,rshared",
+        ),
+        (
+            pb.Mount(host_path="/h", container_path="/c", selinux_relabel=True),
+            "/h:/c:rw,rprivate,Z",
+        ),
+    ],
+)
+def test_container_body_binds(mount, bind):
+    assert build_container(container_config(mounts=[mount]))["HostConfig"]["Binds"] == [bind]
+
+
+def test_container_body_devices_default_to_rwm():
+    config = container_config(
+        devices=[
+            pb.Device(host_path="/dev/fuse", container_path="/dev/fuse"),
+            pb.Device(host_path="/dev/sda", container_path="/dev/xvda", permissions="r"),
+        ]
+    )
+    assert build_container(config)["HostConfig"]["Devices"] == [
+        {"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"},
+        {"PathOnHost": "/dev/sda", "PathInContainer": "/dev/xvda", "CgroupPermissions": "r"},
+    ]
+
+
+JOINED = f"container:{SID}"
+
+
+@pytest.mark.parametrize(
+    ("sandbox_ns", "container_ns", "expected"),
+    [
+        (
+            {"network": pb.POD, "pid": pb.POD, "ipc": pb.POD},
+            namespaces(),
+            {"NetworkMode": JOINED, "IpcMode": JOINED, "PidMode": JOINED, "UTSMode": ""},
+        ),
+        (
+            {},
+            namespaces(),
+            {"NetworkMode": JOINED, "IpcMode": JOINED, "PidMode": JOINED, "UTSMode": ""},
+        ),
+        (
+            {"network": pb.NODE, "pid": pb.POD, "ipc": pb.POD},
+            namespaces(network=pb.NODE),
+            {"NetworkMode": JOINED, "IpcMode": JOINED, "PidMode": JOINED, "UTSMode": "host"},
+        ),
+        (
+            {"network": pb.POD, "pid": pb.NODE, "ipc": pb.NODE},
+            namespaces(),
+            {"NetworkMode": JOINED, "IpcMode": "host", "PidMode": "host", "UTSMode": ""},
+        ),
+        (
+            {"network": pb.POD, "pid": pb.POD, "ipc": pb.POD},
+            namespaces(pid=pb.NODE),
+            {"NetworkMode": JOINED, "IpcMode": JOINED, "PidMode": "host", "UTSMode": ""},
+        ),
+        (
+            {"network": pb.POD, "pid": pb.POD, "ipc": pb.POD},
+            namespaces(pid=pb.CONTAINER),
+            {"NetworkMode": JOINED, "IpcMode": JOINED, "PidMode": "", "UTSMode": ""},
+        ),
+        (
+            {"network": pb.POD, "pid": pb.POD, "ipc": pb.POD},
+            namespaces(pid=pb.TARGET, target_id=TARGET_ID),
+            {
+                "NetworkMode": JOINED,
+                "IpcMode": JOINED,
+                "PidMode": f"container:{TARGET_ID}",
+                "UTSMode": "",
+            },
+        ),
+    ],
+)
+def test_container_body_joins_sandbox_namespaces(sandbox_ns, container_ns, expected):
+    body = build_container(security(namespace_options=container_ns), sandbox_view(**sandbox_ns))
+    modes = {k: body["HostConfig"][k] for k in expected}
+    assert modes == expected
+
+
+def test_container_body_masked_and_readonly_paths_omitted_when_empty():
+    host_config = build_container(container_config())["HostConfig"]
+    assert "MaskedPaths" not in host_config
+    assert "ReadonlyPaths" not in host_config
+
+
+def test_container_body_masked_and_readonly_paths_when_set():
+    config = security(masked_paths=["/proc/kcore"], readonly_paths=["/proc/sys", "/proc/bus"])
+    host_config = build_container(config)["HostConfig"]
+    assert host_config["MaskedPaths"] == ["/proc/kcore"]
+    assert host_config["ReadonlyPaths"] == ["/proc/sys", "/proc/bus"]
+
+
+@pytest.mark.parametrize(
+    ("security_fields", "user"),
+    [
+        ({"run_as_user": int64(0)}, "0"),
+        ({"run_as_user": int64(1000)}, "1000"),
+        ({"run_as_user": int64(1000), "run_as_group": int64(2000)}, "1000:2000"),
+        ({"run_as_user": int64(0), "run_as_group": int64(0)}, "0:0"),
+        ({"run_as_username": "app"}, "app"),
+        ({"run_as_username": "app", "run_as_group": int64(2000)}, "app:2000"),
+    ],
+)
+def test_container_body_user(security_fields, user):
+    assert build_container(security(**security_fields))["User"] == user
+
+
+def test_container_body_without_user_keeps_the_image_user():
+    assert "User" not in build_container(container_config())
+
+
+@pytest.mark.parametrize(
+    ("signal", "expected"),
+    [(pb.SIGKILL, "SIGKILL"), (pb.SIGTERM, "SIGTERM"), (pb.SIGRTMINPLUS3, "SIGRTMINPLUS3")],
+)
+def test_container_body_stop_signal(signal, expected):
+    assert build_container(container_config(stop_signal=signal))["StopSignal"] == expected
+
+
+def test_container_body_default_stop_signal_is_omitted():
+    assert "StopSignal" not in build_container(container_config())
+
+
+@pytest.mark.parametrize(
+    ("seccomp", "no_new_privs", "security_opt"),
+    [
+        (SeccompChoice(None), False, []),
+        (SeccompChoice(None), True, ["no-new-privileges"]),
+        (SeccompChoice("seccomp=unconfined"), False, ["seccomp=unconfined"]),
+        (
+            SeccompChoice('seccomp={"a":1}'),
+            True,
+            ['seccomp={"a":1}', "no-new-privileges"],
+        ),
+    ],
+)
+def test_container_body_security_opts(seccomp, no_new_privs, security_opt):
+    body = build_container(security(no_new_privs=no_new_privs), seccomp=seccomp)
+    assert body["HostConfig"]["SecurityOpt"] == security_opt
+
+
+def test_container_body_capabilities_and_groups():
+    config = security(
+        capabilities=pb.Capability(add_capabilities=["NET_ADMIN"], drop_capabilities=["ALL"]),
+        supplemental_groups=[0, 44],
+        privileged=True,
+        readonly_rootfs=True,
+    )
+    host_config = build_container(config)["HostConfig"]
+    assert host_config["CapAdd"] == ["NET_ADMIN"]
+    assert host_config["CapDrop"] == ["ALL"]
+    assert host_config["GroupAdd"] == ["0", "44"]
+    assert host_config["Privileged"] is True
+    assert host_config["ReadonlyRootfs"] is True
+
+
+def test_container_body_resources():
+    config = resources(
+        cpu_shares=512,
+        cpu_period=100_000,
+        cpu_quota=50_000,
+        memory_limit_in_bytes=64 * MIB,
+        cpuset_cpus="0-1",
+        cpuset_mems="0",
+        oom_score_adj=999,  # the caller decides the effective score
+    )
+    host_config = build_container(config, oom_score_adj=500)["HostConfig"]
+    assert {
+        k: host_config[k]
+        for k in (
+            "CpuShares",
+            "CpuPeriod",
+            "CpuQuota",
+            "Memory",
+            "MemorySwap",
+            "CpusetCpus",
+            "CpusetMems",
+            "OomScoreAdj",
+        )
+    } == {
+        "CpuShares": 512,
+        "CpuPeriod": 100_000,
+        "CpuQuota": 50_000,
+        "Memory": 64 * MIB,
+        "MemorySwap": 64 * MIB,
+        "CpusetCpus": "0-1",
+        "CpusetMems": "0",
+        "OomScoreAdj": 500,
+    }
+
+
+# -- update body --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "memory", "swap"),
+    [
+        ({}, 0, 0),
+        ({"memory_limit_in_bytes": 64 * MIB}, 64 * MIB, 64 * MIB),
+        (
+            {"memory_limit_in_bytes": 64 * MIB, "memory_swap_limit_in_bytes": 128 * MIB},
+            64 * MIB,
+            128 * MIB,
+        ),
+        ({"memory_limit_in_bytes": 64 * MIB, "memory_swap_limit_in_bytes": -1}, 64 * MIB, -1),
+    ],
+)
+def test_update_body_swap_defaults_to_memory(fields, memory, swap):
+    body = createspec.update_body(pb.LinuxContainerResources(**fields))
+    assert body["Memory"] == memory
+    assert body["MemorySwap"] == swap
+
+
+def test_update_body_has_no_oom_score():
+    body = createspec.update_body(pb.LinuxContainerResources(oom_score_adj=100, cpu_shares=256))
+    assert "OomScoreAdj" not in body
+    assert body == {
+        "CpuShares": 256,
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "Memory": 0,
+        "MemorySwap": 0,
+        "CpusetCpus": "",
+        "CpusetMems": "",
+    }
+
+
+# -- enum values outside the proto's range --------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an unknown Mount.propagation value passes validation and container_body "
+    "then raises KeyError (INTERNAL) instead of InvalidArgument naming the field",
+)
+def test_unknown_mount_propagation_is_rejected_naming_the_field():
+    config = container_config(mounts=[pb.Mount(host_path="/a", container_path="/b", propagation=7)])
+    with pytest.raises(InvalidArgument, match=r"^config\.mounts\[0\]\.propagation: "):
+        createspec.validate_container_config(config)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an unknown stop_signal value passes validation and container_body then "
+    "raises ValueError (INTERNAL) instead of InvalidArgument naming the field",
+)
+def test_unknown_stop_signal_is_rejected_naming_the_field():
+    with pytest.raises(InvalidArgument, match=r"^config\.stop_signal: "):
+        createspec.validate_container_config(container_config(stop_signal=99))

@@ -1,0 +1,257 @@
+"""The CRI container log format and resuming a copy (shim.criolog)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shim import criolog
+from shim.criolog import LogLine, RecentLines, ResumePoint
+
+SECOND = 1_000_000_000
+BASE_S = calendar.timegm((2024, 1, 2, 3, 4, 5))  # 2024-01-02T03:04:05Z
+WINDOW = criolog.RESUME_WINDOW_NS
+
+
+def stamp(offset_ns: int) -> str:
+    """An RFC 3339 timestamp with nanoseconds, ``offset_ns`` after BASE_S."""
+    total = BASE_S * SECOND + offset_ns
+    seconds = datetime.fromtimestamp(total // SECOND, UTC)
+    return f"{seconds:%Y-%m-%dT%H:%M:%S}.{total % SECOND:09d}Z"
+
+
+def line(offset_ns: int, text: bytes = b"x", stream: str = "stdout", partial: bool = False):
+    return LogLine(timestamp=stamp(offset_ns), stream=stream, partial=partial, text=text)
+
+
+def test_stamp_helper():
+    assert stamp(0) == "2024-01-02T03:04:05.000000000Z"
+    assert stamp(SECOND + 5) == "2024-01-02T03:04:06.000000005Z"
+
+
+# -- encode / parse ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("log_line", "encoded"),
+    [
+        (
+            LogLine("2024-01-02T03:04:05.123456789Z", "stdout", False, b"hello"),
+            b"2024-01-02T03:04:05.123456789Z stdout F hello\n",
+        ),
+        (
+            LogLine("2024-01-02T03:04:05.123456789Z", "stderr", True, b"part"),
+            b"2024-01-02T03:04:05.123456789Z stderr P part\n",
+        ),
+        (
+            LogLine("2024-01-02T03:04:05Z", "stdout", False, b""),
+            b"2024-01-02T03:04:05Z stdout F \n",
+        ),
+    ],
+)
+def test_encode(log_line, encoded):
+    assert log_line.encode() == encoded
+
+
+@pytest.mark.parametrize(
+    "log_line",
+    [
+        line(0, b"hello world"),
+        line(1, b"  leading and trailing spaces  "),
+        line(2, b"", stream="stderr"),
+        line(3, b"fragment", partial=True),
+        line(4, b"\xff\xfe not utf-8 \x00"),
+        line(5, b"2024-01-02T03:04:05Z stderr P looks like a line"),
+        LogLine("2024-01-02T03:04:05+02:00", "stdout", False, b"offset zone"),
+    ],
+)
+def test_encode_parse_round_trip(log_line):
+    encoded = log_line.encode()
+    assert encoded.endswith(b"\n")
+    assert criolog.parse(encoded[:-1]) == log_line
+
+
+def test_parse_line_without_text():
+    assert criolog.parse(b"2024-01-02T03:04:05Z stdout F") == LogLine(
+        "2024-01-02T03:04:05Z", "stdout", False, b""
+    )
+
+
+@pytest.mark.parametrize(("tag", "partial"), [(b"F", False), (b"P", True)])
+def test_parse_tag(tag, partial):
+    parsed = criolog.parse(b"2024-01-02T03:04:05Z stdout " + tag + b" x")
+    assert parsed is not None
+    assert parsed.partial is partial
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"garbage",
+        b"2024-01-02T03:04:05Z stdout",
+        b"2024-01-02T03:04:05Z stdin F x",
+        b"2024-01-02T03:04:05Z STDOUT F x",
+        b"2024-01-02T03:04:05Z stdout X x",
+        b"2024-01-02T03:04:05Z stdout f x",
+        b"2024-01-02T03:04:05Z stdout FP x",
+        b"2024-01-02T03:04:05Z  stdout F x",
+        b"not-a-time stdout F x",
+        b"2024-01-02 stdout F x",
+        b"0001-01-01T00:00:00Z stdout F x",
+        b"2024-01-02T03:04:05\xffZ stdout F x",
+        b"stdout F 2024-01-02T03:04:05Z x",
+    ],
+)
+def test_parse_rejects_malformed_lines(raw):
+    assert criolog.parse(raw) is None
+
+
+# -- resume point -----------------------------------------------------------------------
+
+
+def test_resume_point_of_nothing():
+    assert criolog.resume_point([]) is None
+
+
+def test_resume_point_window():
+    lines = [
+        line(0, b"old"),
+        line(3 * SECOND - WINDOW - 1, b"just outside"),
+        line(3 * SECOND - WINDOW, b"on the edge"),
+        line(2 * SECOND, b"inside"),
+        line(3 * SECOND, b"newest"),
+    ]
+    point = criolog.resume_point(lines)
+    assert point is not None
+    assert point.since_ns == (BASE_S + 3) * SECOND - WINDOW
+    assert point.seen == frozenset(lines[2:])
+
+
+def test_resume_point_is_order_independent():
+    lines = [line(3 * SECOND, b"a"), line(0, b"b"), line(2 * SECOND, b"c"), line(SECOND, b"d")]
+    assert criolog.resume_point(lines) == criolog.resume_point(reversed(lines))
+    assert criolog.resume_point(lines) == criolog.resume_point(sorted(lines, key=str))
+
+
+@pytest.mark.parametrize(
+    ("newest", "since"),
+    [
+        ("2024-01-02T03:04:05.123456789Z", f"{BASE_S - 2}.123456789"),
+        ("2024-01-02T03:04:05Z", f"{BASE_S - 2}.000000000"),
+        ("2024-01-02T03:04:05.000000005Z", f"{BASE_S - 2}.000000005"),
+        ("2024-01-02T03:04:06.5Z", f"{BASE_S - 1}.500000000"),
+    ],
+)
+def test_since_is_two_seconds_before_the_newest(newest, since):
+    point = criolog.resume_point([LogLine(newest, "stdout", False, b"x")])
+    assert point is not None
+    assert point.since == since
+
+
+def test_since_format():
+    assert ResumePoint(since_ns=12 * SECOND + 34, seen=frozenset()).since == "12.000000034"
+
+
+def test_already_written():
+    written = line(SECOND, b"written")
+    point = criolog.resume_point([line(0, b"first"), written])
+    assert point is not None
+    assert point.already_written(line(SECOND, b"written"))  # an equal line read back
+    assert point.already_written(line(0, b"first"))
+    assert not point.already_written(line(SECOND, b"other text"))
+    assert not point.already_written(line(SECOND, b"written", stream="stderr"))
+    assert not point.already_written(line(SECOND, b"written", partial=True))
+    assert not point.already_written(line(SECOND + 1, b"written"))
+
+
+# -- recent lines -----------------------------------------------------------------------
+
+
+def test_recent_lines_empty():
+    assert RecentLines().resume_point() is None
+
+
+def test_recent_lines_resume_point_matches_the_full_log():
+    recent = RecentLines()
+    lines = [line(i * SECOND // 4, str(i).encode()) for i in range(40)]
+    for log_line in lines:
+        recent.add(log_line)
+    assert recent.resume_point() == criolog.resume_point(lines)
+
+
+def test_recent_lines_keep_late_lines_inside_the_window():
+    recent = RecentLines()
+    late = line(2 * SECOND, b"late stderr", stream="stderr")
+    for log_line in (line(3 * SECOND), late, line(4 * SECOND - 1)):
+        recent.add(log_line)
+    point = recent.resume_point()
+    assert point is not None
+    assert point.already_written(late)
+
+
+def test_recent_lines_are_pruned():
+    recent = RecentLines()
+    for i in range(1000):
+        recent.add(line(i * SECOND // 100, str(i).encode()))  # ten seconds of lines
+    # Only about twice the window (4 s of the 10 s) is kept.
+    kept = len(recent._lines)
+    assert 390 <= kept <= 410
+    point = recent.resume_point()
+    assert point is not None
+    assert len(point.seen) == 201
+
+
+_offsets = st.lists(st.integers(min_value=0, max_value=10 * SECOND), min_size=1, max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(offsets=_offsets)
+def test_recent_lines_agree_with_resume_point_for_any_order(offsets):
+    recent = RecentLines()
+    lines = [line(offset, str(i).encode()) for i, offset in enumerate(offsets)]
+    for log_line in lines:
+        recent.add(log_line)
+    assert recent.resume_point() == criolog.resume_point(lines)
+
+
+# -- parse_tail ---------------------------------------------------------------------------
+
+
+def encode_all(lines):
+    return b"".join(log_line.encode() for log_line in lines)
+
+
+def test_parse_tail_of_a_whole_file():
+    lines = [line(0, b"a"), line(1, b"b", partial=True), line(2, b"c", stream="stderr")]
+    assert criolog.parse_tail(encode_all(lines)) == lines
+
+
+def test_parse_tail_ignores_a_cut_first_line():
+    lines = [line(0, b"first line"), line(1, b"second"), line(2, b"third")]
+    data = encode_all(lines)
+    for cut in (5, 20, len(lines[0].encode()) - 3):
+        assert criolog.parse_tail(data[cut:]) == lines[1:], cut
+
+
+def test_parse_tail_skips_blank_and_foreign_lines():
+    lines = [line(0, b"a"), line(1, b"b")]
+    data = b"\n" + lines[0].encode() + b"plain text\n\n" + lines[1].encode()
+    assert criolog.parse_tail(data) == lines
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"no newline at all"])
+def test_parse_tail_without_lines(data):
+    assert criolog.parse_tail(data) == []
+
+
+def test_resume_point_from_a_tail():
+    lines = [line(0, b"a"), line(5 * SECOND, b"b"), line(6 * SECOND, b"c")]
+    point = criolog.resume_point(criolog.parse_tail(encode_all(lines)[3:]))
+    assert point is not None
+    assert point.since_ns == (BASE_S + 4) * SECOND
+    assert point.seen == frozenset(lines[1:])
