@@ -23,5 +23,7 @@ def configure(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aiohttp and grpc are chatty at debug level and say nothing the shim's own logs miss.
-    for noisy in ("aiohttp", "grpc", "asyncio", "watchfiles"):
+    for noisy in ("aiohttp", "grpc", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    # watchfiles reports every batch of file changes at INFO.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support import env
 from tests.support.cri import CriClient, Workspace
+from tests.support.kubeletlite import KubeletLite
 from tests.support.processes import ShimProcess, short_socket_dir
 
 
@@ -29,7 +30,9 @@ def shim_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShimProces
     """One shim daemon for the session; tests that restart or kill a shim start their own."""
     socket_dir = short_socket_dir()
     logs = tmp_path_factory.mktemp("shim")
-    daemon = ShimProcess(socket_dir / "cri.sock", logs / "shim.log", env={"DOCKER_HOST": env.DOCKER_HOST})
+    daemon = ShimProcess(
+        socket_dir / "cri.sock", logs / "shim.log", env={"DOCKER_HOST": env.DOCKER_HOST}
+    )
     daemon.start()
     yield daemon
     code = daemon.stop()
@@ -61,3 +64,15 @@ async def workspace(
         yield space
     finally:
         await space.cleanup()
+
+
+@pytest.fixture
+async def kubeletlite(
+    shim_daemon: ShimProcess, cri: CriClient, tmp_path: Path
+) -> AsyncIterator[KubeletLite]:
+    """The kubeletlite CLI against the session's shim, in a namespace of its own."""
+    lite = KubeletLite(shim_daemon.endpoint, tmp_path, cri)
+    try:
+        yield lite
+    finally:
+        await lite.cleanup()

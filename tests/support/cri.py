@@ -82,7 +82,9 @@ class Workspace:
             config.linux.security_context.namespace_options.network = cri.NODE
         return config
 
-    async def run_pod(self, config: cri.PodSandboxConfig | None = None, **kwargs: Any) -> tuple[str, cri.PodSandboxConfig]:
+    async def run_pod(
+        self, config: cri.PodSandboxConfig | None = None, **kwargs: Any
+    ) -> tuple[str, cri.PodSandboxConfig]:
         config = config or self.pod_config(**kwargs)
         response = await self.cri.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config))
         self.sandboxes.append(response.pod_sandbox_id)
