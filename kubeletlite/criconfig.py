@@ -86,7 +86,7 @@ def sandbox_config(
         metadata=cri.PodSandboxMetadata(
             name=pod.name, namespace=pod.namespace, uid=pod.uid, attempt=attempt
         ),
-        hostname="" if spec.host_network else (spec.hostname or pod.name)[:63],
+        hostname="" if spec.host_network else pod_hostname(pod),
         log_directory=pod_log_directory(pod, facts),
         dns_config=dns_config(spec, facts.host_resolv_conf),
         port_mappings=port_mappings(spec),
@@ -108,6 +108,13 @@ def sandbox_config(
         linux.security_context.run_as_group.value = pod_security.run_as_group
     linux.security_context.supplemental_groups.extend(supplemental_groups(pod_security))
     return config
+
+
+def pod_hostname(pod: m.Pod) -> str:
+    """spec.hostname, else the pod's name cut to 63 characters, never ending in '-' or '.'
+    (the kubelet's truncatePodHostnameIfNeeded)."""
+    hostname = pod.spec.hostname or pod.name
+    return hostname if len(hostname) <= 63 else hostname[:63].rstrip("-.")
 
 
 def pod_labels(pod: m.Pod) -> dict[str, str]:
@@ -149,10 +156,21 @@ def dns_config(spec: m.PodSpec, host_resolv_conf: str) -> cri.DNSConfig:
     if spec.dns_config is not None:
         servers += [s for s in spec.dns_config.nameservers if s not in servers]
         searches += [s for s in spec.dns_config.searches if s not in searches]
-        options += [
-            name if value is None else f"{name}:{value}" for name, value in spec.dns_config.options
-        ]
+        options = merge_dns_options(options, spec.dns_config.options)
     return cri.DNSConfig(servers=servers, searches=searches, options=options)
+
+
+def merge_dns_options(
+    existing: list[str], overrides: tuple[tuple[str, str | None], ...]
+) -> list[str]:
+    """The kubelet's mergeDNSOptions: one option per name, dnsConfig's value winning."""
+    merged: dict[str, str] = {}
+    for option in existing:
+        name, _, value = option.partition(":")
+        merged[name] = value
+    for name, override in overrides:
+        merged[name] = override or ""
+    return [f"{name}:{value}" if value else name for name, value in merged.items()]
 
 
 def parse_resolv_conf(text: str) -> tuple[list[str], list[str], list[str]]:
@@ -369,18 +387,37 @@ def handler_from_json(raw: str) -> m.Handler | None:
         return None
     if not isinstance(data, dict):
         return None
+    try:
+        return _handler_from_data(data)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _handler_from_data(data: dict[str, Any]) -> m.Handler | None:
+    """Raises on a malformed body (a stored annotation may come from anywhere)."""
     if "exec" in data:
-        return m.ExecAction(command=tuple(data["exec"].get("command", ())))
+        command = data["exec"].get("command", [])
+        if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
+            return None
+        return m.ExecAction(command=tuple(command))
     if "sleep" in data:
-        return m.SleepAction(seconds=int(data["sleep"].get("seconds", 0)))
+        seconds = data["sleep"].get("seconds", 0)
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            return None
+        return m.SleepAction(seconds=seconds)
     if "httpGet" in data:
         http = data["httpGet"]
+        port = http.get("port", 0)
+        if isinstance(port, bool) or not isinstance(port, int | str):
+            return None
         return m.HTTPGetAction(
-            port=http.get("port", 0),
-            path=http.get("path", "/"),
+            port=port,
+            path=str(http.get("path", "/")),
             host=http.get("host") or None,
-            scheme=http.get("scheme", "HTTP"),
-            headers=tuple(m.HTTPHeader(h["name"], h["value"]) for h in http.get("httpHeaders", ())),
+            scheme=str(http.get("scheme", "HTTP")),
+            headers=tuple(
+                m.HTTPHeader(str(h["name"]), str(h["value"])) for h in http.get("httpHeaders", ())
+            ),
         )
     return None
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from multidict import CIMultiDict
 
 from kubeletlite import manifest as m
 from kubeletlite.cri import RuntimeCallError, RuntimeClient
@@ -95,16 +96,17 @@ class HookRunner:
         try:
             status = await self._get_following_same_host(url, headers)
         except aiohttp.ClientError as exc:
-            error = f"Get {url!r}: {exc}"
+            error = f"Get {_quote(url)}: {exc}"
             return _http_failure(action, target, error, {"url": url, "error": str(exc)})
         details = {"url": url, "status": status}
         if 200 <= status < 400:
             return HookResult(True, details=details)
         return _http_failure(action, target, f"HTTP status {status} from {url}", details)
 
-    async def _get_following_same_host(self, url: str, headers: dict[str, str]) -> int:
+    async def _get_following_same_host(self, url: str, headers: CIMultiDict[str]) -> int:
         """GET ``url``; follow redirects that stay on the same host, up to 10."""
-        origin = urlsplit(url).netloc
+        # The kubelet's RedirectChecker compares host names only: another port is the same host.
+        origin = urlsplit(url).hostname
         for _ in range(MAX_REDIRECTS + 1):
             async with self._http.get(
                 url, headers=headers, allow_redirects=False, ssl=False
@@ -118,15 +120,20 @@ class HookRunner:
                 if response.status not in _REDIRECTS or not location:
                     return response.status
                 following = urljoin(url, location)
-                if urlsplit(following).netloc != origin:
+                if urlsplit(following).hostname != origin:
                     # Like the kubelet: a redirect elsewhere is the answer itself.
                     return response.status
                 url = following
         raise aiohttp.TooManyRedirects(response.request_info, response.history)
 
 
-def request_for(action: m.HTTPGetAction, target: HookTarget) -> tuple[str, dict[str, str]]:
-    """The URL and headers of an httpGet hook (the kubelet's NewRequestForHTTPGetAction)."""
+def request_for(action: m.HTTPGetAction, target: HookTarget) -> tuple[str, CIMultiDict[str]]:
+    """The URL and headers of an httpGet hook (the kubelet's NewRequestForHTTPGetAction).
+
+    Header names are case-insensitive and repeated names are all sent, as Go's
+    ``http.Header.Add`` does: a user's ``user-agent`` replaces the default one and
+    an empty ``accept`` removes it.
+    """
     host = action.host or ("127.0.0.1" if target.pod.spec.host_network else target.pod_ip)
     if not host:
         raise ValueError("the pod has no IP address to send the request to")
@@ -135,10 +142,14 @@ def request_for(action: m.HTTPGetAction, target: HookTarget) -> tuple[str, dict[
     path = action.path if action.path.startswith("/") else "/" + action.path
     bracketed = f"[{host}]" if ":" in host else host
     url = f"{scheme}://{bracketed}:{port}{path}"
-    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+    headers: CIMultiDict[str] = CIMultiDict()
     for header in action.headers:
-        headers[header.name] = header.value
-    if headers.get("Accept") == "":
+        headers.add(header.name, header.value)
+    if "User-Agent" not in headers:
+        headers["User-Agent"] = USER_AGENT
+    if "Accept" not in headers:
+        headers["Accept"] = "*/*"
+    elif headers["Accept"] == "":
         del headers["Accept"]
     return url, headers
 
@@ -161,8 +172,9 @@ def _exec_failure(
     action: m.ExecAction, target: HookTarget, error: str, output: str, details: dict[str, Any]
 ) -> HookResult:
     message = (
-        f"Exec lifecycle hook ({list(action.command)}) for Container {target.container.name!r} "
-        f"in Pod {target.pod.describe()!r} failed - error: {error}, message: {output!r}"
+        f"Exec lifecycle hook ([{' '.join(action.command)}]) "
+        f"for Container {_quote(target.container.name)} in Pod {_quote(target.pod.describe())} "
+        f"failed - error: {error}, message: {_quote(output)}"
     )
     return HookResult(False, message, details)
 
@@ -171,10 +183,15 @@ def _http_failure(
     action: m.HTTPGetAction, target: HookTarget, error: str, details: dict[str, Any]
 ) -> HookResult:
     message = (
-        f"HTTP lifecycle hook ({action.path}) for Container {target.container.name!r} "
-        f"in Pod {target.pod.describe()!r} failed - error: {error}"
+        f"HTTP lifecycle hook ({action.path}) for Container {_quote(target.container.name)} "
+        f"in Pod {_quote(target.pod.describe())} failed - error: {error}"
     )
     return HookResult(False, message, details)
+
+
+def _quote(text: str) -> str:
+    """Go's ``%q``, which the kubelet's messages use (Python's ``!r`` quotes differently)."""
+    return m._go_quote(text)
 
 
 def describe_handler(handler: m.Handler) -> str:

@@ -7,7 +7,10 @@ can rebuild the exact pod: adopt it, describe it, run its preStop.
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,12 @@ import yaml
 from kubeletlite import manifest as m
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+# Characters a YAML reader refuses or folds (C1 controls, NEL, the Unicode line and
+# paragraph separators, the BOM) stay escaped; all others are written as they are,
+# since a YAML reader decodes a JSON "\ud83d\ude80" pair as two lone surrogates.
+_YAML_UNSAFE = re.compile(
+    r"[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +53,22 @@ def load_file(path: Path) -> tuple[list[LoadedPod], list[str]]:
 
 
 def pinned_document(document: dict[str, Any], uid: str) -> str:
-    pinned = json.loads(json.dumps(document))
+    """The document as JSON with its UID set; loading it as YAML gives the same document."""
+    pinned = json.loads(json.dumps(document, default=_json_value))
     pinned.setdefault("metadata", {})["uid"] = uid
-    return json.dumps(pinned, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(pinned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _json_value(value: object) -> object:
+    """YAML's extra scalar types (an unquoted date in an ignored field, say), as JSON."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot store {type(value).__name__} in a manifest")
 
 
 def from_stored(manifest_json: str, source: str) -> LoadedPod:

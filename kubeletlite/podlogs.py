@@ -47,6 +47,7 @@ async def follow(
     pending: dict[str, bytes] = {}
     offset = 0
     carry = b""
+    exited = False
     while True:
         data = await asyncio.to_thread(_read_from, path, offset)
         offset += len(data)
@@ -55,10 +56,15 @@ async def follow(
         if complete:
             for item in decode((line + b"\n" for line in complete.split(b"\n")), pending):
                 yield item
-        elif not data and not await still_running():
+        if data:
+            continue
+        if exited:
             return
-        if not data:
-            await _changed_or_timeout(path)
+        if not await still_running():
+            # Read once more: the last lines may have landed after the read above.
+            exited = True
+            continue
+        await _changed_or_timeout(path)
 
 
 def _read_from(path: str, offset: int) -> bytes:
@@ -75,5 +81,9 @@ async def _changed_or_timeout(path: str) -> None:
     stop = asyncio.Event()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(FOLLOW_POLL_SECONDS):
-            async for _ in watchfiles.awatch(path, stop_event=stop, debounce=10, step=10):
-                return
+            try:
+                async for _ in watchfiles.awatch(path, stop_event=stop, debounce=10, step=10):
+                    return
+            except FileNotFoundError:
+                # Not created yet (the container has not written anything): poll.
+                await asyncio.sleep(FOLLOW_POLL_SECONDS)

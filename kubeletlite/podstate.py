@@ -79,16 +79,24 @@ def will_restart(policy: str, slot: Slot) -> bool:
     return slot.starting or (slot.exited and restart_allowed(policy, slot))
 
 
+def awaiting_first_start(slot: Slot) -> bool:
+    """Never started yet (postStart included) and never exited: the kubelet's "waiting"
+    container with no last termination state."""
+    return slot.attempt <= 0 and not slot.exited and not (slot.running and slot.started)
+
+
 def compute_phase(policy: str, slots: list[Slot]) -> str:
     """Pending, Running, Succeeded or Failed, as the kubelet's getPhase."""
+    if any(awaiting_first_start(s) for s in slots):
+        # Running means every container has started; until then the pod is Pending.
+        return PENDING
     if any(s.running for s in slots):
         return RUNNING
     if all(s.exited and not will_restart(policy, s) for s in slots):
         succeeded = all(s.status is not None and s.status.exit_code == 0 for s in slots)
         return SUCCEEDED if succeeded else FAILED
-    if any(s.exited for s in slots):
-        return RUNNING
-    return PENDING
+    # The rest are exited or being restarted (a later attempt, not running yet).
+    return RUNNING
 
 
 def container_document(policy: str, slot: Slot) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -140,7 +141,8 @@ class PodRecord:
     def _write_json(self, name: str, data: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / name
-        temporary = target.with_suffix(".tmp")
+        # One temporary file per writer: writers that share one would move each other's.
+        temporary = target.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
         temporary.write_text(json.dumps(data, sort_keys=True))
         os.replace(temporary, target)
 

@@ -129,20 +129,10 @@ async def remove_container(
 async def list_containers(
     backend: Backend, request: cri.ListContainersRequest
 ) -> cri.ListContainersResponse:
-    filters = dockerfilters.containers(request.filter)
-    if filters is None:
+    query = dockerfilters.containers(request.filter)
+    if query is None:
         return cri.ListContainersResponse()
-    # dockerd's own id filter is no prefix match (and drops ambiguous prefixes): match here.
-    filters.pop("id", None)
-    entries = await backend.docker.list_containers(filters)
-    entries = [e for e in entries if str(e["Id"]).startswith(request.filter.id)]
-    prefix = dockerfilters.sandbox_prefix(request.filter)
-    if prefix:
-        entries = [
-            e
-            for e in entries
-            if (e.get("Labels") or {}).get(labels.SANDBOX_ID_KEY, "").startswith(prefix)
-        ]
+    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
     image_refs = await _image_refs(backend) if entries else {}
     return cri.ListContainersResponse(
         containers=[convert.container(entry, image_refs) for entry in entries]

@@ -7,6 +7,7 @@ and builds protobuf messages, so all of it is table-testable.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -272,9 +273,15 @@ def linux_resources(host_config: JSON) -> cri.LinuxContainerResources:
 
 
 def stop_signal(docker_signal: str | None) -> cri.Signal.ValueType:
+    """The CRI Signal for Docker's StopSignal: a name ("TERM", "SIGTERM") or a number."""
     if not docker_signal:
         return cri.RUNTIME_DEFAULT
     name = docker_signal.upper()
+    if name.isascii() and name.isdigit():
+        try:
+            name = signal.Signals(int(name)).name
+        except ValueError:
+            return cri.RUNTIME_DEFAULT
     if not name.startswith("SIG"):
         name = "SIG" + name
     try:
@@ -317,6 +324,7 @@ def image_user(user: str) -> tuple[int | None, str]:
     name = user.split(":", 1)[0]
     if not name:
         return None, ""
-    if name.isdigit():
+    # As cri-dockerd's ParseInt: only an ASCII decimal that fits an int64 is a uid.
+    if name.isascii() and name.isdigit() and int(name) < 2**63:
         return int(name), ""
     return None, name

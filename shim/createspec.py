@@ -115,6 +115,8 @@ def validate_container_config(config: cri.ContainerConfig) -> None:
         _check_bind_path(mount.container_path, f"{field}.container_path")
         if mount.image.image:
             raise InvalidArgument(f"{field}.image: image volumes are not supported")
+        if mount.propagation not in _PROPAGATION:
+            raise InvalidArgument(f"{field}.propagation: unknown value {mount.propagation}")
     for index, device in enumerate(config.devices):
         field = f"config.devices[{index}]"
         _check_bind_path(device.host_path, f"{field}.host_path")
@@ -123,6 +125,8 @@ def validate_container_config(config: cri.ContainerConfig) -> None:
             raise InvalidArgument(f"{field}.permissions: must be a combination of r, w, m")
     if config.log_path.startswith("/"):
         raise InvalidArgument("config.log_path: must be relative to the sandbox log directory")
+    if config.stop_signal not in cri.Signal.values():
+        raise InvalidArgument(f"config.stop_signal: unknown value {config.stop_signal}")
     validate_resources(config.linux.resources, "config.linux.resources")
     security = config.linux.security_context
     _check_namespace_options(security.namespace_options, "config.linux")

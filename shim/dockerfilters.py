@@ -1,66 +1,82 @@
-"""CRI list filters as Docker list filters, evaluated by dockerd. Pure.
+"""CRI list filters as Docker list queries. Pure.
 
-Each function returns None when the filter can match nothing, so the
-caller can answer without asking dockerd.
+Labels and states become Docker filters that dockerd evaluates. Id prefixes
+(of the object, or of a container's sandbox) are matched on the listed
+entries instead: dockerd 20.10 resolves an ``id`` filter as one container
+lookup, so a prefix shared by two containers would match nothing at all.
+
+Each function returns None when the filter can match nothing, so the caller
+can answer without asking dockerd.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import labels
 
-_HEX = re.compile(r"[0-9a-f]+")
+_HEX = re.compile(r"[0-9a-f]{1,64}")
+FULL_ID_LENGTH = 64
 
 _CONTAINER_STATUSES = {
-    cri.CONTAINER_CREATED: ["created"],
-    cri.CONTAINER_RUNNING: ["running", "paused", "restarting"],
-    cri.CONTAINER_EXITED: ["exited"],
-    cri.CONTAINER_UNKNOWN: ["dead", "removing"],
+    cri.CONTAINER_CREATED: ("created",),
+    cri.CONTAINER_RUNNING: ("running", "paused", "restarting"),
+    cri.CONTAINER_EXITED: ("exited",),
+    cri.CONTAINER_UNKNOWN: ("dead", "removing"),
 }
+# Not ready is every status but "running", as convert.pod_sandbox() reads them.
+_NOT_READY_STATUSES = ("created", "restarting", "removing", "paused", "exited", "dead")
 
 Filters = dict[str, list[str]]
 
 
-def sandboxes(wanted: cri.PodSandboxFilter) -> Filters | None:
-    filters = _base(labels.TYPE_SANDBOX, wanted.id, wanted.label_selector)
-    if filters is not None and wanted.HasField("state"):
-        ready = wanted.state.state == cri.SANDBOX_READY
-        # Not ready is every status but "running", as pod_sandbox() lists them.
-        filters["status"] = (
-            ["running"]
-            if ready
-            else ["created", "restarting", "removing", "paused", "exited", "dead"]
-        )
-    return filters
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """What to ask dockerd for, and what to keep of its answer."""
+
+    filters: Filters
+    id_prefix: str = ""
+    sandbox_prefix: str = ""
+
+    def keep(self, entry: Mapping[str, Any]) -> bool:
+        if not str(entry.get("Id", "")).startswith(self.id_prefix):
+            return False
+        sandbox = (entry.get("Labels") or {}).get(labels.SANDBOX_ID_KEY, "")
+        return str(sandbox).startswith(self.sandbox_prefix)
 
 
-def containers(wanted: cri.ContainerFilter) -> Filters | None:
-    filters = _base(labels.TYPE_CONTAINER, wanted.id, wanted.label_selector)
-    if filters is None:
+def sandboxes(wanted: cri.PodSandboxFilter) -> ListQuery | None:
+    if not _possible_id(wanted.id):
         return None
-    if wanted.pod_sandbox_id:
-        if len(wanted.pod_sandbox_id) > 64 or not _HEX.fullmatch(wanted.pod_sandbox_id):
-            return None
-        if len(wanted.pod_sandbox_id) == 64:
-            filters["label"].append(f"{labels.SANDBOX_ID_KEY}={wanted.pod_sandbox_id}")
+    filters = _label_filters(labels.TYPE_SANDBOX, wanted.label_selector)
+    if wanted.HasField("state"):
+        ready = wanted.state.state == cri.SANDBOX_READY
+        filters["status"] = ["running"] if ready else list(_NOT_READY_STATUSES)
+    return ListQuery(filters, id_prefix=wanted.id)
+
+
+def containers(wanted: cri.ContainerFilter) -> ListQuery | None:
+    if not _possible_id(wanted.id) or not _possible_id(wanted.pod_sandbox_id):
+        return None
+    filters = _label_filters(labels.TYPE_CONTAINER, wanted.label_selector)
+    sandbox_prefix = wanted.pod_sandbox_id
+    if len(sandbox_prefix) == FULL_ID_LENGTH:
+        # A full sandbox id is an exact label match: let dockerd do it.
+        filters["label"].append(f"{labels.SANDBOX_ID_KEY}={sandbox_prefix}")
+        sandbox_prefix = ""
     if wanted.HasField("state"):
         filters["status"] = list(_CONTAINER_STATUSES[wanted.state.state])
-    return filters
+    return ListQuery(filters, id_prefix=wanted.id, sandbox_prefix=sandbox_prefix)
 
 
-def sandbox_prefix(wanted: cri.ContainerFilter) -> str:
-    """A pod_sandbox_id shorter than a full id is a prefix, matched after listing."""
-    return wanted.pod_sandbox_id if len(wanted.pod_sandbox_id) < 64 else ""
+def _possible_id(value: str) -> bool:
+    """Empty (no filter) or a prefix of some Docker id."""
+    return not value or _HEX.fullmatch(value) is not None
 
 
-def _base(kind: str, object_id: str, selector: Mapping[str, str]) -> Filters | None:
-    filters: Filters = {"label": [f"{labels.TYPE_KEY}={kind}", *labels.selector_filters(selector)]}
-    if object_id:
-        if not _HEX.fullmatch(object_id):
-            return None
-        # dockerd treats the id filter as a regular expression; anchor it to mean "starts with".
-        filters["id"] = ["^" + object_id]
-    return filters
+def _label_filters(kind: str, selector: Mapping[str, str]) -> Filters:
+    return {"label": [f"{labels.TYPE_KEY}={kind}", *labels.selector_filters(selector)]}

@@ -140,11 +140,8 @@ async def pod_sandbox_status(
 async def list_pod_sandbox(
     backend: Backend, request: cri.ListPodSandboxRequest
 ) -> cri.ListPodSandboxResponse:
-    filters = dockerfilters.sandboxes(request.filter)
-    if filters is None:
+    query = dockerfilters.sandboxes(request.filter)
+    if query is None:
         return cri.ListPodSandboxResponse()
-    # dockerd's own id filter is no prefix match (and drops ambiguous prefixes): match here.
-    filters.pop("id", None)
-    entries = await backend.docker.list_containers(filters)
-    entries = [e for e in entries if str(e["Id"]).startswith(request.filter.id)]
+    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
     return cri.ListPodSandboxResponse(items=[convert.pod_sandbox(entry) for entry in entries])

@@ -40,17 +40,28 @@ class KubeletLite:
         self.cri = cri
         self.state_dir = root / "state"
         self.logs_dir = root / "pod-logs"
+        # Shared with pods through hostPath volumes (placeholder __DATA__ in manifests).
+        self.data_dir = root / "data"
         self.namespace = "t-" + uuid.uuid4().hex[:10]
         self.processes: list[asyncio.subprocess.Process] = []
 
     # -- manifests -------------------------------------------------------------------
 
     def manifest(self, text: str, name: str = "pod.yaml") -> Path:
-        """Write a manifest (dedented), placing every Pod in this test's namespace."""
+        """Write a manifest (dedented), placing every Pod in this test's namespace.
+
+        ``__DATA__`` becomes :attr:`data_dir`, a directory pods can mount as a hostPath
+        and the test can read. The file is replaced atomically (a watching ``serve``
+        never reads half of it).
+        """
         body = textwrap.dedent(text).replace("__NAMESPACE__", self.namespace)
-        body = body.replace("__IMAGE__", env.BUSYBOX)
+        body = body.replace("__IMAGE__", env.BUSYBOX).replace("__DATA__", str(self.data_dir))
+        self.data_dir.mkdir(exist_ok=True)
         path = self.root / name
-        path.write_text(body)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.parent / f".{path.name}.tmp"
+        temporary.write_text(body)
+        temporary.replace(path)
         return path
 
     # -- the CLI ---------------------------------------------------------------------

@@ -23,7 +23,9 @@ def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
     )
     fresh = tmp_path / "criapi" / "runtime" / "v1"
     committed = REPO / "criapi" / "runtime" / "v1"
-    stale = [name for name in GENERATED if not filecmp.cmp(fresh / name, committed / name, shallow=False)]
+    stale = [
+        name for name in GENERATED if not filecmp.cmp(fresh / name, committed / name, shallow=False)
+    ]
     assert stale == [], f"stubs out of date, run scripts/gen-proto: {stale}"
 
 

@@ -165,7 +165,7 @@ async def test_labels_and_annotations_round_trip(
 
 
 async def test_mounts_are_reported_with_readonly_and_propagation(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, docker: aiodocker.Docker, tmp_path: Path
 ) -> None:
     pod_id, pod = await host_pod(workspace)
     mounts = [
@@ -179,6 +179,9 @@ async def test_mounts_are_reported_with_readonly_and_propagation(
     config = workspace.container_config("app", SLEEPER, mounts=mounts)
     container_id = await workspace.create(pod_id, pod, config)
     assert list((await workspace.status(container_id)).mounts) == mounts
+    inspect = await docker.containers.container(container_id).show()
+    applied = {m["Destination"]: (m["RW"], m["Propagation"]) for m in inspect["Mounts"]}
+    assert applied == {"/ro": (False, "rprivate"), "/slave": (True, "rslave")}
 
 
 async def test_list_filters_by_id_state_sandbox_and_labels(
@@ -348,7 +351,7 @@ async def test_a_missing_command_fails_start_and_reports_container_cannot_run(
     )
     error = await rpc_error(start(cri, container_id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "/no/such/binary" in error.details()
+    assert "/no/such/binary" in str(error.details())
     status = await workspace.status(container_id)
     assert status.state == pb.CONTAINER_EXITED
     assert status.reason == "ContainerCannotRun"
@@ -369,7 +372,7 @@ async def test_a_privileged_container_fails_cleanly_on_this_host(
     container_id = await workspace.create(pod_id, pod, config)
     error = await rpc_error(start(cri, container_id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "caps" in error.details()
+    assert "caps" in str(error.details())
     status = await workspace.status(container_id)
     assert status.state == pb.CONTAINER_EXITED
     assert status.reason == "ContainerCannotRun"

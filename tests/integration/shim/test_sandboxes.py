@@ -320,9 +320,9 @@ async def test_stop_stops_every_container_and_pause_exits_on_sigterm(
     assert infra["State"]["Running"] is False
     # 0, not 137: the pause process handled SIGTERM and was not killed after the grace period.
     assert infra["State"]["ExitCode"] == 0
-    status = (await sandbox_status(cri, pod_id)).status
-    assert status.state == pb.SANDBOX_NOTREADY
-    assert status.network.ip == ""
+    pod_status = (await sandbox_status(cri, pod_id)).status
+    assert pod_status.state == pb.SANDBOX_NOTREADY
+    assert pod_status.network.ip == ""
 
 
 async def test_stop_of_a_pod_network_sandbox_clears_its_ip(
@@ -408,7 +408,7 @@ async def test_negative_oom_score_falls_back_to_zero_on_this_host(
     assert info["pid"] > 0
     inspect = await docker.containers.container(pod_id).show()
     assert inspect["HostConfig"]["OomScoreAdj"] == 0
-    with open(f"/proc/{inspect['State']['Pid']}/oom_score_adj") as handle:  # noqa: ASYNC230
+    with open(f"/proc/{inspect['State']['Pid']}/oom_score_adj") as handle:
         assert handle.read().strip() == "0"
 
 
@@ -455,7 +455,7 @@ async def test_a_known_runtime_handler_round_trips_and_an_unknown_one_is_refused
 
 async def infra_status_field(docker: aiodocker.Docker, pod_id: str, field: str) -> str:
     inspect = await docker.containers.container(pod_id).show()
-    with open(f"/proc/{inspect['State']['Pid']}/status") as handle:  # noqa: ASYNC230
+    with open(f"/proc/{inspect['State']['Pid']}/status") as handle:
         lines = [line for line in handle if line.startswith(f"{field}:")]
     return lines[0].split(":", 1)[1].strip()
 

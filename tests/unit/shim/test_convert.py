@@ -567,11 +567,6 @@ def test_stop_signal(docker_signal, cri_signal):
     assert convert.stop_signal(docker_signal) == cri_signal
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a numeric Docker StopSignal (STOPSIGNAL 9 in an image) is reported as "
-    "RUNTIME_DEFAULT instead of the signal it names",
-)
 @pytest.mark.parametrize(("docker_signal", "cri_signal"), [("9", pb.SIGKILL), ("3", pb.SIGQUIT)])
 def test_stop_signal_numeric(docker_signal, cri_signal):
     assert convert.stop_signal(docker_signal) == cri_signal
@@ -639,11 +634,6 @@ def test_image_uid_and_username_from_user(user, uid, username):
     assert image.username == username
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: image_user uses str.isdigit, so a USER of non-ASCII digits or beyond int64 "
-    "raises instead of being read as a user name (as cri-dockerd's ParseInt does)",
-)
 @pytest.mark.parametrize("user", ["²", "99999999999999999999"])
 def test_image_with_odd_numeric_looking_user_is_a_username(user):
     image = convert.image({"Id": IMAGE_ID, "Config": {"User": user}})

@@ -997,22 +997,12 @@ def test_update_body_has_no_oom_score():
 # -- enum values outside the proto's range --------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unknown Mount.propagation value passes validation and container_body "
-    "then raises KeyError (INTERNAL) instead of InvalidArgument naming the field",
-)
 def test_unknown_mount_propagation_is_rejected_naming_the_field():
     config = container_config(mounts=[pb.Mount(host_path="/a", container_path="/b", propagation=7)])
     with pytest.raises(InvalidArgument, match=r"^config\.mounts\[0\]\.propagation: "):
         createspec.validate_container_config(config)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unknown stop_signal value passes validation and container_body then "
-    "raises ValueError (INTERNAL) instead of InvalidArgument naming the field",
-)
 def test_unknown_stop_signal_is_rejected_naming_the_field():
     with pytest.raises(InvalidArgument, match=r"^config\.stop_signal: "):
         createspec.validate_container_config(container_config(stop_signal=99))

@@ -1,0 +1,50 @@
+"""An HTTP server on 127.0.0.1 for httpGet hooks: it records every request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+
+@dataclass
+class Request:
+    path: str
+    query: str
+    headers: dict[str, str]
+
+
+@dataclass
+class HookServer:
+    port: int = 0
+    requests: list[Request] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+
+@pytest.fixture
+async def hook_server() -> AsyncIterator[HookServer]:
+    """GET /ok... answers 200, /fail... answers 500; every request is recorded."""
+    server = HookServer()
+
+    async def handle(request: web.Request) -> web.Response:
+        server.requests.append(
+            Request(request.path, request.query_string, dict(request.headers.items()))
+        )
+        status = 500 if request.path.startswith("/fail") else 200
+        return web.Response(status=status, text=f"status {status}\n")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server.port = runner.addresses[0][1]
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
