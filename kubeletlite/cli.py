@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "-f", "--follow", action="store_true", help="keep printing until the container exits"
     )
+    logs.add_argument(
+        "--timestamps", action="store_true", help="prefix each line with when it was written"
+    )
     _namespace(logs)
 
     delete = commands.add_parser("delete", help="delete a pod gracefully (preStop, then stop)")
@@ -264,10 +267,10 @@ async def cmd_logs(args: argparse.Namespace) -> int:
         if not container.log_path:
             raise CommandError(f'container "{container.name}" has no log yet')
         if args.follow:
-            await _follow(runtime, container.container_id, container.log_path)
+            await _follow(runtime, container.container_id, container.log_path, args.timestamps)
         else:
-            for _stream, text in await asyncio.to_thread(podlogs.read_all, container.log_path):
-                _write(text)
+            for line in await asyncio.to_thread(podlogs.read_all, container.log_path):
+                _write(line, args.timestamps)
     return 0
 
 
@@ -281,7 +284,8 @@ async def cmd_delete(args: argparse.Namespace) -> int:
         try:
             await agent.delete(args.namespace, args.name, args.grace_period)
         except LookupError as exc:
-            raise CommandError(str(exc).strip("'\"")) from exc
+            # The message as raised: str() of a KeyError would quote it.
+            raise CommandError(str(exc.args[0]) if exc.args else str(exc)) from exc
     print(f'pod "{args.name}" deleted')
     return 0
 
@@ -371,7 +375,7 @@ def _pick_container(pod: podinfo.PodInfo, name: str | None) -> podinfo.Container
     )
 
 
-async def _follow(runtime: RuntimeClient, container_id: str, path: str) -> None:
+async def _follow(runtime: RuntimeClient, container_id: str, path: str, timestamps: bool) -> None:
     async def running() -> bool:
         try:
             status = await runtime.container_status(container_id)
@@ -379,12 +383,13 @@ async def _follow(runtime: RuntimeClient, container_id: str, path: str) -> None:
             return False
         return status.state == cri.CONTAINER_RUNNING
 
-    async for _stream, text in podlogs.follow(path, running):
-        _write(text)
+    async for line in podlogs.follow(path, running):
+        _write(line, timestamps)
 
 
-def _write(text: bytes) -> None:
-    sys.stdout.buffer.write(text + b"\n")
+def _write(line: podlogs.LogLine, timestamps: bool) -> None:
+    prefix = line.timestamp.encode() + b" " if timestamps else b""
+    sys.stdout.buffer.write(prefix + line.text + b"\n")
     sys.stdout.buffer.flush()
 
 
@@ -393,27 +398,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     logsetup.configure(args.log_level, args.log_format)
     try:
         return asyncio.run(COMMANDS[args.command](args))
-    except CommandError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        return EXIT_FAILED
-    except RuntimeCallError as exc:
-        reach = " (is the shim running?)" if exc.unreachable else ""
-        print(
-            f"error: {exc.method} at {args.runtime_endpoint}: {exc.details}{reach}", file=sys.stderr
-        )
-        return EXIT_FAILED
-    except AlreadySupervised as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except PermissionError as exc:
-        print(
-            f"error: {exc.filename}: permission denied (run as root, or set --state-dir)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # What a pod worker raises comes wrapped by its TaskGroup: report it the same way.
+        while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        lines = _error_lines(exc, args)
+        if lines is None:
+            raise
+        for line in lines:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
+    """The user-facing message of a failure; None for a bug (let its traceback show)."""
+    match exc:
+        case CommandError():
+            return str(exc).splitlines()
+        case RuntimeCallError():
+            reach = " (is the shim running?)" if exc.unreachable else ""
+            return [f"{exc.method} at {args.runtime_endpoint}: {exc.details}{reach}"]
+        case AlreadySupervised():
+            return [str(exc)]
+        case PermissionError():
+            return [f"{exc.filename}: permission denied (run as root, or set --state-dir)"]
+    return None
 
 
 if __name__ == "__main__":

@@ -320,8 +320,9 @@ def oom_score_adj(pod: m.Pod, container: m.Container, memory_capacity: int) -> i
             return BEST_EFFORT_OOM_SCORE
     request = container.resources.memory_request_bytes or 0
     score = 1000 - (1000 * request) // max(memory_capacity, 1)
-    # Burstable containers stay strictly between Guaranteed and BestEffort.
-    return min(max(score, 2), 999)
+    # As pkg/kubelet/qos: a burstable container always scores above a guaranteed
+    # one (1000 + -997) and below a best-effort one.
+    return min(max(score, 1000 + GUARANTEED_OOM_SCORE), BEST_EFFORT_OOM_SCORE - 1)
 
 
 def security_context(pod: m.Pod, container: m.Container) -> cri.LinuxContainerSecurityContext:

@@ -219,10 +219,15 @@ class ContainerLifecycle:
         self, kind: str, handler: m.Handler, slot: Slot, container_id: str
     ) -> HookResult:
         target = HookTarget(self.pod, slot.spec, container_id, self.sandbox.pod_ip, slot.terminated)
-        await self._mark(slot, f"{_hook_key(kind)}.begin", note=describe_handler(handler))
+        redactor = redact.for_container(slot.spec)
+        note = redactor.text(describe_handler(handler))
+        await self._mark(slot, f"{_hook_key(kind)}.begin", note=note)
         timeout = self.node.options.hook_timeout
         async with asyncio.TaskGroup() as group:
             watchdog = group.create_task(self._report_slow(kind, slot))
+            watcher = None
+            if isinstance(handler, m.SleepAction):
+                watcher = group.create_task(self._watch_exit(container_id, target.terminated))
             try:
                 async with asyncio.timeout(timeout):
                     result = await self.node.hooks.run(handler, target)
@@ -230,7 +235,8 @@ class ContainerLifecycle:
                 result = HookResult(False, f"{kind} hook timed out after {timeout:g}s")
             finally:
                 watchdog.cancel()
-        redactor = redact.for_container(slot.spec)
+                if watcher is not None:
+                    watcher.cancel()
         result = dataclasses.replace(
             result, message=redactor.text(result.message), details=redactor.value(result.details)
         )
@@ -241,6 +247,18 @@ class ContainerLifecycle:
             metrics.HOOK_FAILURES.labels(kind, handler_type).inc()
         await self._mark(slot, f"{_hook_key(kind)}.end", ok=result.ok, note=result.message)
         return result
+
+    async def _watch_exit(self, container_id: str, terminated: asyncio.Event) -> None:
+        """Tell a sleep hook that its container has exited, so that it ends early.
+
+        The pod worker's relist does not look at a container while it is being
+        started or killed, so the hook watches its own container.
+        """
+        while not terminated.is_set():
+            await asyncio.sleep(self.node.options.relist_period)
+            with contextlib.suppress(RuntimeCallError):
+                if not await self._is_running(container_id):
+                    terminated.set()
 
     async def _report_slow(self, kind: str, slot: Slot) -> None:
         """Make a hung hook visible (the kubelet says nothing: kubernetes/kubernetes#30042)."""

@@ -9,42 +9,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import NamedTuple
 
 import watchfiles
 
 FOLLOW_POLL_SECONDS = 1.0
 
 
+class LogLine(NamedTuple):
+    stream: str  # stdout | stderr
+    text: bytes  # the whole line, fragments joined
+    timestamp: str  # when the runtime received the line's first fragment (RFC 3339)
+
+
 def decode(
-    lines: Iterable[bytes], pending: dict[str, bytes] | None = None
-) -> list[tuple[str, bytes]]:
-    """Whole log lines as (stream, text); ``pending`` carries fragments across calls."""
+    lines: Iterable[bytes], pending: dict[str, tuple[str, bytes]] | None = None
+) -> list[LogLine]:
+    """Whole log lines; ``pending`` carries fragments (and their first timestamp) across calls."""
     pending = {} if pending is None else pending
-    out: list[tuple[str, bytes]] = []
+    out: list[LogLine] = []
     for raw in lines:
         parts = raw.rstrip(b"\n").split(b" ", 3)
         if len(parts) < 3:
             continue
+        stamp = parts[0].decode("ascii", "replace")
         stream = parts[1].decode("ascii", "replace")
         text = parts[3] if len(parts) == 4 else b""
+        first_stamp, before = pending.pop(stream, (stamp, b""))
         if parts[2] == b"P":
-            pending[stream] = pending.get(stream, b"") + text
+            pending[stream] = (first_stamp, before + text)
             continue
-        out.append((stream, pending.pop(stream, b"") + text))
+        out.append(LogLine(stream, before + text, first_stamp))
     return out
 
 
-def read_all(path: str) -> list[tuple[str, bytes]]:
+def read_all(path: str) -> list[LogLine]:
     """Blocking: every whole line of a log file."""
     with open(path, "rb") as handle:
         return decode(handle)
 
 
-async def follow(
-    path: str, still_running: Callable[[], Awaitable[bool]]
-) -> AsyncIterator[tuple[str, bytes]]:
+async def follow(path: str, still_running: Callable[[], Awaitable[bool]]) -> AsyncIterator[LogLine]:
     """Yield lines as they are written, until the container has exited and nothing is left."""
-    pending: dict[str, bytes] = {}
+    pending: dict[str, tuple[str, bytes]] = {}
     offset = 0
     carry = b""
     exited = False

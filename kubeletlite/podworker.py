@@ -281,13 +281,18 @@ class PodWorker:
     def _launch_starts(self) -> None:
         if self._terminate.is_set():
             return
+        parallel = self.node.options.parallel_start
+        if self._start_tasks and not parallel:
+            # Like SyncPod, the next round begins when this one's starts are done. Deciding
+            # now would use up a crash-looping container's immediate restart for nothing.
+            return
         due = [slot for slot in self.slots if self._due_for_start(slot)]
         if not due:
             return
-        if self.node.options.parallel_start:
+        if parallel:
             for slot in due:
                 self._spawn(self._start(slot))
-        elif not self._start_tasks:
+        else:
             self._spawn(self._start_in_order(due))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

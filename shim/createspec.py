@@ -123,8 +123,10 @@ def validate_container_config(config: cri.ContainerConfig) -> None:
         _check_bind_path(device.container_path, f"{field}.container_path")
         if device.permissions and set(device.permissions) - set("rwm"):
             raise InvalidArgument(f"{field}.permissions: must be a combination of r, w, m")
-    if config.log_path.startswith("/"):
-        raise InvalidArgument("config.log_path: must be relative to the sandbox log directory")
+    if config.log_path.startswith("/") or ".." in config.log_path.split("/"):
+        raise InvalidArgument(
+            "config.log_path: must be a relative path inside the sandbox log directory"
+        )
     if config.stop_signal not in cri.Signal.values():
         raise InvalidArgument(f"config.stop_signal: unknown value {config.stop_signal}")
     validate_resources(config.linux.resources, "config.linux.resources")

@@ -6,7 +6,7 @@ entries instead: dockerd 20.10 resolves an ``id`` filter as one container
 lookup, so a prefix shared by two containers would match nothing at all.
 
 Each function returns None when the filter can match nothing, so the caller
-can answer without asking dockerd.
+can answer without asking dockerd; an impossible state is InvalidArgument.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import labels
+from shim.errors import InvalidArgument
 
 _HEX = re.compile(r"[0-9a-f]{1,64}")
 FULL_ID_LENGTH = 64
@@ -54,6 +55,8 @@ def sandboxes(wanted: cri.PodSandboxFilter) -> ListQuery | None:
         return None
     filters = _label_filters(labels.TYPE_SANDBOX, wanted.label_selector)
     if wanted.HasField("state"):
+        if wanted.state.state not in cri.PodSandboxState.values():
+            raise InvalidArgument(f"filter.state.state: unknown sandbox state {wanted.state.state}")
         ready = wanted.state.state == cri.SANDBOX_READY
         filters["status"] = ["running"] if ready else list(_NOT_READY_STATUSES)
     return ListQuery(filters, id_prefix=wanted.id)
@@ -69,7 +72,12 @@ def containers(wanted: cri.ContainerFilter) -> ListQuery | None:
         filters["label"].append(f"{labels.SANDBOX_ID_KEY}={sandbox_prefix}")
         sandbox_prefix = ""
     if wanted.HasField("state"):
-        filters["status"] = list(_CONTAINER_STATUSES[wanted.state.state])
+        statuses = _CONTAINER_STATUSES.get(wanted.state.state)
+        if statuses is None:
+            raise InvalidArgument(
+                f"filter.state.state: unknown container state {wanted.state.state}"
+            )
+        filters["status"] = list(statuses)
     return ListQuery(filters, id_prefix=wanted.id, sandbox_prefix=sandbox_prefix)
 
 

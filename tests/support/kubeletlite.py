@@ -125,12 +125,23 @@ class KubeletLite:
         return sorted(p for p in pods.glob(f"{self.namespace}_*") if p.is_dir())
 
     def status(self, pod: str) -> dict[str, Any]:
-        """The supervisor's saved status of a pod (its newest record)."""
-        for directory in reversed(self.record_dirs()):
-            if directory.name.startswith(f"{self.namespace}_{pod}_"):
-                with contextlib.suppress(FileNotFoundError, ValueError):
-                    return dict(json.loads((directory / "status.json").read_text()))
+        """The supervisor's saved status of a pod: of its newest record (UID), {} if none."""
+        records = self.pod_records(pod)
+        if records:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                return dict(json.loads((records[-1] / "status.json").read_text()))
         return {}
+
+    def pod_records(self, pod: str) -> list[Path]:
+        """The record directories of the pods of that name (one per UID), oldest first."""
+
+        def created(directory: Path) -> int:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                return int(json.loads((directory / "pod.json").read_text())["created_ns"])
+            return 0
+
+        mine = [d for d in self.record_dirs() if d.name.startswith(f"{self.namespace}_{pod}_")]
+        return sorted(mine, key=created)
 
     def events(self, pod: str) -> list[dict[str, Any]]:
         return self._lines(pod, "events.jsonl")

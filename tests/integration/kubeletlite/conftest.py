@@ -1,33 +1,19 @@
-"""An HTTP server on 127.0.0.1 for httpGet hooks: it records every request."""
+"""Fixtures of the kubelet-lite acceptance tests."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
 
-
-@dataclass
-class Request:
-    path: str
-    query: str
-    headers: dict[str, str]
-
-
-@dataclass
-class HookServer:
-    port: int = 0
-    requests: list[Request] = field(default_factory=list)
-
-    def paths(self) -> list[str]:
-        return [r.path for r in self.requests]
+from tests.integration.kubeletlite.helpers import HookServer, Request
 
 
 @pytest.fixture
 async def hook_server() -> AsyncIterator[HookServer]:
-    """GET /ok... answers 200, /fail... answers 500; every request is recorded."""
+    """An HTTP server on 127.0.0.1 for httpGet hooks: GET /fail... answers 500, any other
+    path 200; every request is recorded."""
     server = HookServer()
 
     async def handle(request: web.Request) -> web.Response:

@@ -130,19 +130,19 @@ async def test_start_sequence_waits_for_poststart(kubeletlite: KubeletLite) -> N
     """Pull, create, start, postStart; the container counts as started only after its hook,
     and the next container is not even created before that (kubernetes/kubernetes#81450)."""
     await run(kubeletlite, kubeletlite.manifest(TWO_CONTAINERS))
-    await wait_marks(kubeletlite, "sequence", "postStart.begin", "first")
+    (begin,) = await wait_marks(kubeletlite, "sequence", "postStart.begin", "first")
 
     # The hook is held by the gate: the entrypoint runs, yet the container is not started.
-    def reported_creating() -> bool:
+    def reported() -> bool:
         doc = container_doc(kubeletlite, "sequence", "first")
-        return doc.get("message") == "postStart hook running"
+        return bool(doc.get("containerId") == begin["container_id"])
 
-    await until(reported_creating)
+    await until(reported)
     doc = container_doc(kubeletlite, "sequence", "first")
     assert (doc["state"], doc["reason"], doc["started"]) == ("waiting", "ContainerCreating", False)
     status = await kubeletlite.container_status("sequence", "first")
     assert status is not None
-    assert status.state == pb.CONTAINER_RUNNING
+    assert (status.id, status.state) == (begin["container_id"], pb.CONTAINER_RUNNING)
     assert not marks(kubeletlite, "sequence", container="second")
     table = await kubeletlite.cli("get", "pods", "-n", kubeletlite.namespace)
     assert table.stdout.splitlines()[1].split()[:4] == ["sequence", "0/2", "ContainerCreating", "0"]
@@ -192,7 +192,7 @@ async def test_parallel_start_does_not_wait_for_poststart(kubeletlite: KubeletLi
     await run(kubeletlite, kubeletlite.manifest(TWO_CONTAINERS), "--parallel-start")
     # The second container starts while the first one's hook is still held.
     await wait_marks(kubeletlite, "sequence", "started", "second")
-    assert marks(kubeletlite, "sequence", "postStart.begin", "first")
+    await wait_marks(kubeletlite, "sequence", "postStart.begin", "first")
     assert not marks(kubeletlite, "sequence", "postStart.end", "first")
     assert container_doc(kubeletlite, "sequence", "first").get("started") is not True
 

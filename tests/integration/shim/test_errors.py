@@ -402,10 +402,6 @@ async def test_bad_input_is_never_a_fault_of_the_shim(scene: Scene) -> None:
     assert await scene.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shim/dockerfilters.py: an unknown ContainerStateValue raises KeyError (INTERNAL)",
-)
 async def test_list_containers_with_an_unknown_state_is_no_fault_of_the_shim(
     cri: CriClient,
 ) -> None:

@@ -429,8 +429,12 @@ async def test_list_filtered_by_a_bare_repository(
     assert busybox_id in [image.id for image in images]
     for image in images:
         assert any(tag.startswith("docker.io/library/busybox:") for tag in image.repo_tags)
-    registry_images = await list_images(cri, env.BUSYBOX.rsplit(":", 1)[0])
-    assert [image.id for image in registry_images] == [busybox_id]
+    repository = env.BUSYBOX.rsplit(":", 1)[0]
+    registry_images = await list_images(cri, repository)
+    assert busybox_id in [image.id for image in registry_images]
+    for image in registry_images:
+        assert any(tag.startswith(f"{repository}:") for tag in image.repo_tags)
+    assert all(env.PAUSE not in image.repo_tags for image in [*images, *registry_images])
 
 
 async def test_list_filtered_by_an_unknown_tag_is_empty(cri: CriClient, short_name: str) -> None:

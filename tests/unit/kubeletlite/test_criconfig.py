@@ -125,10 +125,17 @@ def test_long_pod_name_is_cut_to_63_characters() -> None:
     assert sandbox(make_pod(metadata={"name": name})).hostname == "a" * 63
 
 
-def test_cut_hostname_never_ends_in_a_dash_or_dot() -> None:
-    # A DNS-subdomain pod name whose 63rd and 62nd characters are '.' and '-'.
-    name = "a" * 61 + "-." + "b" * 10
-    assert sandbox(make_pod(metadata={"name": name})).hostname == "a" * 61
+@pytest.mark.parametrize(
+    ("name", "hostname"),
+    [
+        ("a" * 62 + "-b", "a" * 62),
+        ("a" * 62 + ".b", "a" * 62),
+        ("a" * 61 + "--b", "a" * 61),
+        ("a" * 61 + "-b.c", "a" * 61 + "-b"),  # a dash inside the cut stays
+    ],
+)
+def test_cut_hostname_never_ends_in_a_dash_or_dot(name: str, hostname: str) -> None:
+    assert sandbox(make_pod(metadata={"name": name})).hostname == hostname
 
 
 def test_host_network_pod_has_no_hostname_and_uses_the_node_network() -> None:
@@ -423,15 +430,13 @@ def test_memory_limit() -> None:
         ({"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}}, "Burstable", 875),
         ({"limits": {"memory": "1Gi"}}, "Burstable", 875),  # no cpu limit
         ({"requests": {"cpu": "100m"}}, "Burstable", 999),  # no memory request: 1000 - 1
-        ({"requests": {"memory": "8Gi"}}, "Burstable", 2),  # all the memory: the floor
-        ({"requests": {"memory": "7999Mi"}}, "Burstable", 2),  # 1000 - 976 = 24 > 2
+        ({"requests": {"memory": "8Gi"}}, "Burstable", 3),  # all the memory: the floor
+        ({"requests": {"memory": "7999Mi"}}, "Burstable", 24),  # 1000 - 976, above the floor
     ],
 )
 def test_qos_class_and_oom_score_adj(kinds: dict[str, Any], qos: str, oom: int) -> None:
     pod = make_pod(containers=[{"name": "app", "image": "busybox:1.36", "resources": kinds}])
     assert criconfig.qos_class(pod) == qos
-    if kinds == {"requests": {"memory": "7999Mi"}}:
-        oom = 1000 - (1000 * 7999 * 1024**2) // (8 * GIB)
     assert container(pod).linux.resources.oom_score_adj == oom
 
 
@@ -456,7 +461,7 @@ def test_burstable_score_is_capped_below_best_effort() -> None:
 def test_burstable_score_never_goes_below_the_floor() -> None:
     facts = NodeFacts("/l", "/p", memory_capacity_bytes=GIB, host_resolv_conf="")
     pod = make_pod(containers=[resources(requests={"memory": "4Gi"})])
-    assert criconfig.oom_score_adj(pod, pod.spec.containers[0], facts.memory_capacity_bytes) == 2
+    assert criconfig.oom_score_adj(pod, pod.spec.containers[0], facts.memory_capacity_bytes) == 3
 
 
 # -- security context ------------------------------------------------------------------
@@ -549,7 +554,10 @@ def test_run_as_non_root_container_overrides_pod(
 
 
 HANDLERS = [
-    (m.ExecAction(command=("sh", "-c", "echo bye")), {"exec": {"command": ["sh", "-c", "echo bye"]}}),
+    (
+        m.ExecAction(command=("sh", "-c", "echo bye")),
+        {"exec": {"command": ["sh", "-c", "echo bye"]}},
+    ),
     (m.SleepAction(seconds=5), {"sleep": {"seconds": 5}}),
     (m.SleepAction(seconds=0), {"sleep": {"seconds": 0}}),
     (

@@ -303,7 +303,11 @@ def kv(key, value):
         ),
         (
             container_config(log_path="/var/log/app.log"),
-            "config.log_path: must be relative",
+            "config.log_path: must be a relative path",
+        ),
+        (
+            container_config(log_path="../../../etc/x.log"),
+            "config.log_path: must be a relative path",
         ),
         (resources(cpu_shares=1), "config.linux.resources.cpu_shares: must be 0 (unset) or at"),
         (resources(cpu_shares=-2), "config.linux.resources.cpu_shares:"),

@@ -6,6 +6,7 @@ import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
 from shim import convert, dockerfilters, labels
+from shim.errors import InvalidArgument
 
 FULL_ID = "0123456789abcdef" * 4
 SANDBOX_TYPE = f"{labels.TYPE_KEY}={labels.TYPE_SANDBOX}"
@@ -191,3 +192,15 @@ def test_all_container_filters_combine():
 def test_bad_id_wins_over_other_container_filters():
     wanted = pb.ContainerFilter(id="zz", pod_sandbox_id=FULL_ID)
     assert dockerfilters.containers(wanted) is None
+
+
+def test_unknown_container_state_is_an_invalid_argument():
+    wanted = pb.ContainerFilter(state=pb.ContainerStateValue(state=42))  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"^filter\.state\.state: "):
+        dockerfilters.containers(wanted)
+
+
+def test_unknown_sandbox_state_is_an_invalid_argument():
+    wanted = pb.PodSandboxFilter(state=pb.PodSandboxStateValue(state=7))  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"^filter\.state\.state: "):
+        dockerfilters.sandboxes(wanted)
