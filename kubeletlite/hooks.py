@@ -200,12 +200,12 @@ def _quote(text: str) -> str:
     return m._go_quote(text)
 
 
-def describe_handler(handler: m.Handler) -> str:
+def describe_handler(handler: m.Handler, default_host: str = "<pod IP>") -> str:
     """A short human description, for timelines and logs."""
     match handler:
         case m.ExecAction(command=command):
             return f"exec {' '.join(command)}"
         case m.HTTPGetAction(scheme=scheme, host=host, port=port, path=path):
-            return f"httpGet {scheme.lower()}://{host or '<pod>'}:{port}{path}"
+            return f"httpGet {scheme.lower()}://{host or default_host}:{port}{path}"
         case m.SleepAction(seconds=seconds):
             return f"sleep {seconds}s"

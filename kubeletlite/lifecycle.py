@@ -220,7 +220,8 @@ class ContainerLifecycle:
     ) -> HookResult:
         target = HookTarget(self.pod, slot.spec, container_id, self.sandbox.pod_ip, slot.terminated)
         redactor = redact.for_container(slot.spec)
-        note = redactor.text(describe_handler(handler))
+        default_host = "127.0.0.1" if self.pod.spec.host_network else self.sandbox.pod_ip
+        note = redactor.text(describe_handler(handler, default_host or "<pod IP>"))
         await self._mark(slot, f"{_hook_key(kind)}.begin", note=note)
         timeout = self.node.options.hook_timeout
         async with asyncio.TaskGroup() as group:

@@ -228,12 +228,20 @@ def _from_record_only(record: PodRecord) -> PodInfo:
     info.marks = record.marks()
     status = record.status()
     info.phase = "Deleted" if info.deleted_ns else status.get("phase", "Unknown")
-    for name, saved in status.get("containers", {}).items():
+    saved_containers: dict[str, Any] = status.get("containers", {})
+    for name in status.get("containerOrder", sorted(saved_containers)):
+        saved = saved_containers.get(name, {})
         container = ContainerInfo(name=name, container_id=saved.get("containerId", ""))
+        container.image = saved.get("image", "")
+        container.image_ref = saved.get("imageRef", "")
         container.state = saved.get("state", "terminated")
         container.reason = saved.get("reason", saved.get("runtimeReason", ""))
+        container.message = saved.get("message", "")
         container.exit_code = int(saved.get("exitCode", 0))
+        container.started_at = int(saved.get("startedAt", 0))
+        container.finished_at = int(saved.get("finishedAt", 0))
         container.restart_count = int(saved.get("restartCount", 0))
         container.hook_error = saved.get("hookError", "")
+        container.termination_message = saved.get("terminationMessage", "")
         info.containers.append(container)
     return info

@@ -422,6 +422,9 @@ class PodWorker:
         await self._cancel_starts()
         if self.sandbox.id:
             await self._kill_running()
+            for slot in self.slots:
+                # The last word on each container, kept in the record after removal.
+                await self._refresh(slot)
             await self._remove_sandbox()
         log_dir = criconfig.pod_log_directory(self.pod, self.node.facts)
         await asyncio.to_thread(
@@ -452,6 +455,7 @@ class PodWorker:
                 slot.spec.name: podstate.container_document(self._policy, slot)
                 for slot in self.slots
             },
+            "containerOrder": [slot.spec.name for slot in self.slots],
         }
 
     async def _publish(self) -> None:

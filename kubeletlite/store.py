@@ -77,9 +77,15 @@ class PodRecord:
         return self.directory.name
 
     def init(self, meta: dict[str, Any]) -> None:
+        """Start the record of a pod; a record of a deleted pod with the same UID starts over."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        if not (self.directory / "pod.json").exists():
-            self._write_json("pod.json", {**meta, "created_ns": time.time_ns()})
+        previous = self.meta()
+        if previous and not previous.get("deleted_ns"):
+            return
+        for name in ("events.jsonl", "timeline.jsonl", "status.json", "deletion.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / name).unlink()
+        self._write_json("pod.json", {**meta, "created_ns": time.time_ns()})
 
     def meta(self) -> dict[str, Any]:
         return self._read_json("pod.json") or {}

@@ -2,8 +2,8 @@
 
 Every option is a flag and an environment variable (``CRI_SHIM_<NAME>``,
 plus Docker's own ``DOCKER_HOST``); a flag wins over the environment, which
-wins over the default. The README's configuration table is generated from
-the same :data:`OPTIONS` list (``cri-shim --help`` shows it too).
+wins over the default. :data:`OPTIONS` is the one list of them: ``--help``
+is built from it, and a test checks the README's table against it.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ async def test_exec_runtime_error_is_a_failure() -> None:
     [
         (m.ExecAction(("sh", "-c", "exit 0")), "exec sh -c exit 0"),
         (m.SleepAction(5), "sleep 5s"),
-        (m.HTTPGetAction(port=8080, path="/q"), "httpGet http://<pod>:8080/q"),
+        (m.HTTPGetAction(port=8080, path="/q"), "httpGet http://<pod IP>:8080/q"),
         (
             m.HTTPGetAction(port="admin", path="/", host="10.0.0.1", scheme="HTTPS"),
             "httpGet https://10.0.0.1:admin/",

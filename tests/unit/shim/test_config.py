@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shim import config
@@ -194,3 +196,10 @@ def test_version_exits_zero(capsys):
 def test_load_reads_os_environ_by_default(monkeypatch):
     monkeypatch.setenv("CRI_SHIM_POD_NETWORK", "from-os-environ")
     assert config.load([]).pod_network == "from-os-environ"
+
+
+def test_readme_documents_every_option():
+    """The README's configuration table names each flag with its environment variable."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for option in config.OPTIONS:
+        assert f"| `{option.flag}` | `{option.env}` |" in readme, option.flag
