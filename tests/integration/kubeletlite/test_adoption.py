@@ -147,11 +147,12 @@ async def test_a_poststart_interrupted_by_a_crash_runs_again(kubeletlite: Kubele
     deleted = await kubeletlite.cli("delete", "pod", "interrupted", "-n", kubeletlite.namespace)
     assert (deleted.returncode, deleted.stdout) == (0, 'pod "interrupted" deleted\n'), deleted
     assert (kubeletlite.data_dir / "prestop").read_text() == "stopped by delete\n"
-    assert [m["what"] for m in marks(kubeletlite, "interrupted")][-4:] == [
+    assert [m["what"] for m in marks(kubeletlite, "interrupted")][-5:] == [
         "preStop.begin",
         "preStop.end",
         "stop.begin",
         "stop.end",
+        "exited",
     ]
     assert [e["message"] for e in events(kubeletlite, "interrupted", "Killing")] == [
         "Stopping container app"

@@ -73,7 +73,7 @@ async def test_delete_runs_prestop_then_stop_with_the_rest_of_the_grace_period(
 
     await delete(kubeletlite, "graceful")
     order = [m["what"] for m in marks(kubeletlite, "graceful")]
-    assert order[-4:] == ["preStop.begin", "preStop.end", "stop.begin", "stop.end"]
+    assert order[-5:] == ["preStop.begin", "preStop.end", "stop.begin", "stop.end", "exited"]
     timeline = {m["what"]: m for m in marks(kubeletlite, "graceful")}
     assert seconds(timeline["preStop.end"]) - seconds(timeline["preStop.begin"]) >= 3.0
     assert timeline["preStop.end"]["ok"] is True
@@ -132,11 +132,12 @@ async def test_failed_prestop_is_reported_and_the_container_still_stopped(
     assert failed["details"]["exitCode"] == 1
     assert failed["details"]["output"] == "cannot drain\n"
     timeline = [(m["what"], m["ok"]) for m in marks(kubeletlite, "failing")]
-    assert timeline[-4:] == [
+    assert timeline[-5:] == [
         ("preStop.begin", None),
         ("preStop.end", False),
         ("stop.begin", None),
         ("stop.end", None),
+        ("exited", True),  # it traps SIGTERM and exits 0
     ]
     assert await kubeletlite.sandboxes() == []
     assert await kubeletlite.wait_exit(agent) != 0
@@ -234,7 +235,7 @@ async def test_signal_terminates_the_pods_of_run_gracefully(
     assert await kubeletlite.wait_exit(agent, timeout=30) == 1  # Deleted is not Succeeded
     assert await wait_file(kubeletlite.data_dir / "prestop-ran") == "bye\n"
     order = [m["what"] for m in marks(kubeletlite, "foreground")]
-    assert order[-4:] == ["preStop.begin", "preStop.end", "stop.begin", "stop.end"]
+    assert order[-5:] == ["preStop.begin", "preStop.end", "stop.begin", "stop.end", "exited"]
     assert [e["reason"] for e in events(kubeletlite, "foreground")][-1] == "Killing"
     assert await kubeletlite.sandboxes() == []
     assert f"pod/{kubeletlite.namespace}/foreground Deleted" in kubeletlite.agent_log()
