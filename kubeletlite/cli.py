@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite import __version__, logsetup, metrics, podinfo, podlogs, views
+from cricommon import logsetup, metrics
+from kubeletlite import __version__, podinfo, podlogs, views
 from kubeletlite.agent import Agent, AgentSettings
 from kubeletlite.cri import DEFAULT_ENDPOINT, RuntimeCallError, RuntimeClient
 from kubeletlite.loader import LoadedPod, load_file, load_text

@@ -1,15 +1,8 @@
-"""Prometheus metrics of kubelet-lite, served on an opt-in loopback listener."""
+"""Prometheus metrics of kubelet-lite (served by cricommon.metrics when asked to)."""
 
 from __future__ import annotations
 
-import ipaddress
-import logging
-import threading
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import Counter, Histogram, start_http_server
-
-log = logging.getLogger(__name__)
+from prometheus_client import Counter, Histogram
 
 HOOK_DURATION = Histogram(
     "kubeletlite_hook_duration_seconds",
@@ -32,14 +25,3 @@ CONTAINER_EXITS = Counter(
     "kubeletlite_container_exits_total", "Containers seen exiting, by runtime reason.", ["reason"]
 )
 EVENTS = Counter("kubeletlite_events_total", "Events recorded, by reason.", ["reason"])
-
-
-def serve(address: str) -> tuple[WSGIServer, threading.Thread]:
-    """Start the metrics listener on a loopback HOST:PORT, in its own thread."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
-    if not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"metrics listener must be on a loopback address, not {host}")
-    server, thread = start_http_server(int(port), addr=host)
-    log.info("serving Prometheus metrics on http://%s/metrics", address)
-    return server, thread

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health
 
+from cricommon import logsetup, metrics
 from shim import config as shim_config
-from shim import logsetup, metrics
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient

@@ -188,7 +188,7 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         host, _, port = config.metrics_address.rpartition(":")
         if not host or not port.isdigit() or int(port) > 65535:
             parser.error("--metrics-address: expected HOST:PORT")
-        # The same rule shim.metrics.serve applies, checked before anything starts.
+        # The same rule cricommon.metrics.serve applies, checked before anything starts.
         if not _is_loopback(host.strip("[]")):
             parser.error("--metrics-address: HOST must be a loopback IP address")
 

@@ -1,15 +1,8 @@
-"""Prometheus metrics of the shim, served on an opt-in loopback listener."""
+"""Prometheus metrics of the shim (served by cricommon.metrics when asked to)."""
 
 from __future__ import annotations
 
-import ipaddress
-import logging
-import threading
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import Counter, Histogram, start_http_server
-
-log = logging.getLogger(__name__)
+from prometheus_client import Counter, Histogram
 
 RPC_DURATION = Histogram(
     "cri_shim_rpc_duration_seconds",
@@ -25,14 +18,3 @@ RPC_ERRORS = Counter(
     "CRI RPCs that failed, by method and status code.",
     ["method", "code"],
 )
-
-
-def serve(address: str) -> tuple[WSGIServer, threading.Thread]:
-    """Start the metrics listener on a loopback HOST:PORT; it runs in its own thread."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
-    if not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"metrics listener must be on a loopback address, not {host}")
-    server, thread = start_http_server(int(port), addr=host)
-    log.info("serving Prometheus metrics on http://%s/metrics", address)
-    return server, thread

@@ -1,4 +1,8 @@
-"""Logging for the daemon: text for people, or one JSON object per line for collectors."""
+"""Logging for both daemons: text for people, or one JSON object per line for collectors.
+
+In JSON, the extra fields a log call passes (``pod``, ``container``, ``sandbox``)
+become keys of the object.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,23 @@ from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Libraries that are chatty below WARNING and say nothing our own logs miss.
+_QUIET = {
+    "aiohttp": logging.INFO,
+    "grpc": logging.INFO,
+    "asyncio": logging.INFO,
+    "watchfiles": logging.WARNING,
+}
 
 
 def configure(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        # Extra fields passed to a log call (container, sandbox...) become JSON keys.
         handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level"}))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp and grpc are chatty at debug level and say nothing the shim's own logs miss.
-    for noisy in ("aiohttp", "grpc", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    for name, floor in _QUIET.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
