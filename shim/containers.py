@@ -51,7 +51,16 @@ async def create_container(
     container_id = await backend.create_named(
         name, body, lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale))
     )
-    log.info("created container %s (%s)", container_id[:12], name)
+    log.info(
+        "created container %s (%s)",
+        container_id[:12],
+        name,
+        extra={
+            "container": container_id,
+            "sandbox": sandbox.id,
+            "pod": f"{meta.namespace}/{meta.name}",
+        },
+    )
     return cri.CreateContainerResponse(container_id=container_id)
 
 

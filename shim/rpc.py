@@ -65,10 +65,10 @@ def method(name: str, handler: Callable[[Backend, Req], Awaitable[Resp]]) -> Ser
             raise
         except Exception as exc:
             code, message = to_status(exc)
-            _log_failure(name, code, message, exc)
+            _log_failure(name, code, message, exc, _subjects(request))
             await context.abort(code, message)
         finally:
-            _observe(name, code, time.monotonic() - started)
+            _observe(name, code, time.monotonic() - started, _subjects(request))
 
     serve.__name__ = name
     return serve
@@ -88,18 +88,28 @@ def unimplemented(name: str) -> ServicerMethod:
     return serve
 
 
-def _log_failure(name: str, code: grpc.StatusCode, message: str, exc: Exception) -> None:
+def _subjects(request: object) -> dict[str, str]:
+    """The sandbox and container a request is about, as structured log fields."""
+    fields = {"rpc_sandbox": "pod_sandbox_id", "rpc_container": "container_id"}
+    return {key: value for key, attr in fields.items() if (value := getattr(request, attr, ""))}
+
+
+def _log_failure(
+    name: str, code: grpc.StatusCode, message: str, exc: Exception, subjects: dict[str, str]
+) -> None:
     if not isinstance(exc, ShimError | TimeoutError):
-        log.error("%s failed unexpectedly: %s", name, message, exc_info=exc)
+        log.error("%s failed unexpectedly: %s", name, message, exc_info=exc, extra=subjects)
     elif code in _CLIENT_CODES:
-        log.info("%s: %s: %s", name, code.name, message)
+        log.info("%s: %s: %s", name, code.name, message, extra=subjects)
     else:
-        log.warning("%s: %s: %s", name, code.name, message)
+        log.warning("%s: %s: %s", name, code.name, message, extra=subjects)
 
 
-def _observe(name: str, code: grpc.StatusCode, seconds: float) -> None:
+def _observe(
+    name: str, code: grpc.StatusCode, seconds: float, subjects: dict[str, str] | None = None
+) -> None:
     metrics.RPC_DURATION.labels(name).observe(seconds)
     metrics.RPC_REQUESTS.labels(name, code.name).inc()
     if code != grpc.StatusCode.OK:
         metrics.RPC_ERRORS.labels(name, code.name).inc()
-    log.debug("%s -> %s in %.1f ms", name, code.name, seconds * 1000)
+    log.debug("%s -> %s in %.1f ms", name, code.name, seconds * 1000, extra=subjects or {})

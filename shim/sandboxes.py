@@ -52,7 +52,12 @@ async def run_pod_sandbox(
         # A sandbox that cannot start is removed: a failed RunPodSandbox leaves nothing.
         await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
         raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
-    log.info("sandbox %s (%s) ready", sandbox_id[:12], name)
+    log.info(
+        "sandbox %s (%s) ready",
+        sandbox_id[:12],
+        name,
+        extra={"sandbox": sandbox_id, "pod": f"{meta.namespace}/{meta.name}"},
+    )
     return cri.RunPodSandboxResponse(pod_sandbox_id=sandbox_id)
 
 

@@ -91,12 +91,20 @@ class KubeletLite:
         return CliResult(process.returncode, out.decode(), err.decode())
 
     async def start(
-        self, command: str, *args: str, log_name: str = "agent.log"
+        self,
+        command: str,
+        *args: str,
+        log_name: str = "agent.log",
+        global_args: tuple[str, ...] = (),
     ) -> asyncio.subprocess.Process:
-        """Start a long-running command (run, serve) in the background."""
+        """Start a long-running command (run, serve) in the background.
+
+        ``global_args`` go before the command (``--log-format json``...).
+        """
         with open(self.root / log_name, "ab") as log:
             process = await asyncio.create_subprocess_exec(
                 *self.base_args(),
+                *global_args,
                 command,
                 "--pod-logs-dir",
                 str(self.logs_dir),

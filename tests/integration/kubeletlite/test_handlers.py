@@ -4,7 +4,6 @@ and what their failures leave in the events (details kept, secrets redacted)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from tests.integration.kubeletlite.helpers import (
     HookServer,
@@ -18,14 +17,9 @@ from tests.integration.kubeletlite.helpers import (
     wait_started,
 )
 from tests.support.kubeletlite import KubeletLite
+from tests.support.net import free_port
 
 SLEEPER = "trap 'exit 0' TERM; sleep 3600 & wait"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 HTTP_HOOKS = """

@@ -13,6 +13,7 @@ import grpc
 
 from criapi.runtime.v1 import api_pb2 as pb
 from tests.support.cri import TEST_LABEL, CriClient, Workspace, eventually, rpc_error
+from tests.support.net import free_port
 
 SLEEPER = ("sleep", "3600")
 MISSING_ID = "0123456789abcdef" * 4
@@ -164,13 +165,6 @@ async def docker_absent(docker: aiodocker.Docker, object_id: str) -> bool:
     except aiodocker.DockerError as exc:
         return exc.status == 404
     return False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_port_mapping_serves_a_container_of_the_pod(workspace: Workspace) -> None:
