@@ -29,7 +29,7 @@ from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
 from kubeletlite.node import AgentOptions, Node, load_facts
 from kubeletlite.podworker import PodWorker
-from kubeletlite.recorder import is_supervised
+from kubeletlite.recorder import AlreadySupervised, is_supervised
 from kubeletlite.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,11 @@ class Agent:
         Returns each pod's final phase by ``namespace/name``.
         """
         workers = [PodWorker(p.pod, p.manifest_json, self.node) for p in pods]
+        # Refuse before starting anything, rather than cancel pods half started.
+        for worker in workers:
+            if await asyncio.to_thread(is_supervised, worker.recorder.record):
+                pod = f"{worker.pod.namespace}/{worker.pod.name}"
+                raise AlreadySupervised(f"pod {pod} is supervised by another kubelet-lite process")
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(worker.run()) for worker in workers]
             relay = group.create_task(_terminate_on(stop, workers))

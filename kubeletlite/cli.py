@@ -214,7 +214,7 @@ def _settings(args: argparse.Namespace) -> AgentSettings:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    pods = _load(args.filename)
+    pods = await asyncio.to_thread(_load, args.filename)
     stop = _stop_on_signals()
     with _metrics(args.metrics_address):
         async with Agent(_settings(args)) as agent:
