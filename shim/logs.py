@@ -36,6 +36,7 @@ TAIL_BYTES = 4 * 1024 * 1024
 # How often a copier re-attaches when dockerd ends a stream of a container
 # that is still running (a dropped connection, not an exit).
 MAX_REATTACH = 5
+QUEUE_LINES = 10_000
 CATCH_UP_CONCURRENCY = 4
 
 
@@ -125,7 +126,8 @@ class Copier:
     path: str
     tty: bool
     follow: bool
-    _queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
+    # Bounded: a slow disk slows the reading of dockerd's log instead of filling memory.
+    _queue: asyncio.Queue[_Item] = field(default_factory=lambda: asyncio.Queue(QUEUE_LINES))
     _recent: criolog.RecentLines = field(default_factory=criolog.RecentLines)
     _resume: criolog.ResumePoint | None = None
 
@@ -137,12 +139,20 @@ class Copier:
                 group.create_task(self._write(file))
                 group.create_task(self._read())
         finally:
+            self._refuse_pending_reopens()
             await asyncio.to_thread(file.close)
 
     async def reopen(self) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Reopen(done))
+        await self._queue.put(_Reopen(done))
         await done
+
+    def _refuse_pending_reopens(self) -> None:
+        """A reopen asked for as the copy ended would otherwise wait forever."""
+        pending = []
+        while not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        _refuse(pending)
 
     async def _read(self) -> None:
         try:
@@ -153,7 +163,7 @@ class Copier:
                 log.debug("log stream of %s ended while it runs; re-attaching", self.container_id)
                 self._resume = self._recent.resume_point() or self._resume
         finally:
-            self._queue.put_nowait(None)
+            await self._queue.put(None)
 
     async def _copy_stream(self) -> None:
         since = self._resume.since if self._resume else None
@@ -165,7 +175,7 @@ class Copier:
                 if self._resume and self._resume.already_written(line):
                     continue
                 self._recent.add(line)
-                self._queue.put_nowait(line)
+                await self._queue.put(line)
         except DockerAPIError as exc:
             if not exc.is_not_found:
                 log.warning("reading logs of %s failed: %s", self.container_id, exc.message)
@@ -178,18 +188,26 @@ class Copier:
         return bool(inspect["State"].get("Running"))
 
     async def _write(self, file: LogFile) -> None:
+        """Write what arrived, in order: lines in one thread hop per run of lines."""
         while True:
             batch = [await self._queue.get()]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            lines = [item for item in batch if isinstance(item, criolog.LogLine)]
+            lines: list[criolog.LogLine] = []
+            for index, item in enumerate(batch):
+                if isinstance(item, criolog.LogLine):
+                    lines.append(item)
+                    continue
+                if lines:
+                    await asyncio.to_thread(file.write, lines)
+                    lines = []
+                if item is None:
+                    _refuse(batch[index + 1 :])
+                    return
+                # Lines that came after the reopen request belong in the new file.
+                await self._reopen(file, item)
             if lines:
                 await asyncio.to_thread(file.write, lines)
-            for item in batch:
-                if isinstance(item, _Reopen):
-                    await self._reopen(file, item)
-            if None in batch:
-                return
 
     async def _reopen(self, file: LogFile, request: _Reopen) -> None:
         try:
@@ -198,6 +216,12 @@ class Copier:
             request.done.set_exception(FailedPrecondition(f"cannot reopen {file.path}: {exc}"))
         else:
             request.done.set_result(None)
+
+
+def _refuse(items: list[_Item]) -> None:
+    for item in items:
+        if isinstance(item, _Reopen) and not item.done.done():
+            item.done.set_exception(FailedPrecondition("the container's output has ended"))
 
 
 def _line(frame: LogFrame) -> criolog.LogLine:
