@@ -197,7 +197,7 @@ def _http_failure(
 
 def _quote(text: str) -> str:
     """Go's ``%q``, which the kubelet's messages use (Python's ``!r`` quotes differently)."""
-    return m._go_quote(text)
+    return m.go_quote(text)
 
 
 def describe_handler(handler: m.Handler, default_host: str = "<pod IP>") -> str:
