@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -407,14 +408,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc = exc.exceptions[0]
         lines = _error_lines(exc, args)
         if lines is None:
-            raise
+            # A bug, still one line; the traceback goes to the debug log.
+            logging.getLogger("kubeletlite").debug("unexpected failure", exc_info=exc)
+            lines = [f"unexpected {type(exc).__name__}: {exc} (--log-level debug shows where)"]
         for line in lines:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_FAILED
 
 
 def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
-    """The user-facing message of a failure; None for a bug (let its traceback show)."""
+    """The user-facing message of an expected failure; None for a bug."""
     match exc:
         case CommandError():
             return str(exc).splitlines()

@@ -99,8 +99,12 @@ def compute_phase(policy: str, slots: list[Slot]) -> str:
     return RUNNING
 
 
-def container_document(policy: str, slot: Slot) -> dict[str, Any]:
-    """A container's state as the kubelet would report it to the API server."""
+def container_document(policy: str, slot: Slot, terminating: bool = False) -> dict[str, Any]:
+    """A container's state as the kubelet would report it to the API server.
+
+    Once the pod is terminating nothing restarts, so an exited container is terminated
+    whatever the restart policy says.
+    """
     document: dict[str, Any] = {
         "containerId": slot.container_id,
         "restartCount": max(slot.attempt, 0),
@@ -114,7 +118,7 @@ def container_document(policy: str, slot: Slot) -> dict[str, Any]:
         document.update(
             state="waiting", reason="ContainerCreating", message="postStart hook running"
         )
-    elif slot.exited and not slot.starting and not will_restart(policy, slot):
+    elif slot.exited and (terminating or (not slot.starting and not will_restart(policy, slot))):
         document["state"] = "terminated"
     else:
         reason = slot.waiting_reason or ("CrashLoopBackOff" if slot.exited else "ContainerCreating")

@@ -419,6 +419,7 @@ class PodWorker:
                     group.create_task(self.lifecycle.kill(slot, None, self._grace_override))
 
     async def _terminate_pod(self) -> None:
+        self._terminate.set()
         await self._cancel_starts()
         if self.sandbox.id:
             await self._kill_running()
@@ -452,7 +453,9 @@ class PodWorker:
             "podIP": self.sandbox.pod_ip,
             "sandboxId": self.sandbox.id,
             "containers": {
-                slot.spec.name: podstate.container_document(self._policy, slot)
+                slot.spec.name: podstate.container_document(
+                    self._policy, slot, terminating=self._terminate.is_set()
+                )
                 for slot in self.slots
             },
             "containerOrder": [slot.spec.name for slot in self.slots],

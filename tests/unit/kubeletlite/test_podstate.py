@@ -206,3 +206,9 @@ def test_waiting_reason_and_hook_error_are_reported() -> None:
 def test_an_exited_container_being_restarted_is_waiting_even_under_never() -> None:
     document = podstate.container_document("Never", slot("exited", 0, starting=True))
     assert (document["state"], document["reason"]) == ("waiting", "CrashLoopBackOff")
+
+
+def test_an_exited_container_of_a_terminating_pod_is_terminated_whatever_the_policy():
+    document = podstate.container_document("Always", slot("exited", 0), terminating=True)
+    assert document["state"] == "terminated"
+    assert podstate.container_document("Always", slot("exited", 0))["state"] == "waiting"
