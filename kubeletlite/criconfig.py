@@ -71,10 +71,6 @@ def pod_log_directory(pod: m.Pod, facts: NodeFacts) -> str:
     return os.path.join(facts.pod_logs_root, f"{pod.namespace}_{pod.name}_{pod.uid}")
 
 
-def pod_directory(pod: m.Pod, facts: NodeFacts) -> str:
-    return os.path.join(facts.pods_root, pod.uid)
-
-
 # -- sandbox ----------------------------------------------------------------------
 
 

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -184,15 +183,6 @@ class ContainerLifecycle:
             if stale and container.state == cri.CONTAINER_EXITED:
                 with contextlib.suppress(RuntimeCallError):
                     await self.node.runtime.remove_container(container.id)
-
-    def termination_log_path(self, slot: Slot) -> str:
-        return os.path.join(
-            self.node.facts.pods_root,
-            self.pod.uid,
-            "containers",
-            slot.spec.name,
-            f"termination-log-{slot.attempt}",
-        )
 
     # -- hooks --------------------------------------------------------------------------
 

@@ -267,9 +267,10 @@ class PodWorker:
     async def _on_exit(self, slot: Slot) -> None:
         status = slot.status
         assert status is not None
-        slot.termination_message = await asyncio.to_thread(
-            volumes.read_termination_message, self.lifecycle.termination_log_path(slot)
+        path = volumes.termination_log_path(
+            self.pod.uid, slot.spec.name, slot.attempt, self.node.facts.pods_root
         )
+        slot.termination_message = await asyncio.to_thread(volumes.read_termination_message, path)
         note = f"exit code {status.exit_code} ({status.reason})"
         await self.recorder.mark(
             slot.spec.name, slot.container_id, "exited", status.exit_code == 0, note

@@ -37,17 +37,21 @@ def prepare(pod: m.Pod, pods_root: str) -> dict[str, str]:
     return paths
 
 
+def termination_log_path(pod_uid: str, container: str, attempt: int, pods_root: str) -> Path:
+    """Where one container attempt's termination message is kept on the host."""
+    return Path(pods_root) / pod_uid / "containers" / container / f"termination-log-{attempt}"
+
+
 def termination_log(pod: m.Pod, container: m.Container, attempt: int, pods_root: str) -> str:
     """A fresh, world-writable file for the container's termination message."""
-    directory = Path(pods_root) / pod.uid / "containers" / container.name
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"termination-log-{attempt}"
+    path = termination_log_path(pod.uid, container.name, attempt, pods_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
     path.chmod(0o666)
     return str(path)
 
 
-def read_termination_message(path: str, limit: int = 4096) -> str:
+def read_termination_message(path: Path, limit: int = 4096) -> str:
     try:
         with open(path, "rb") as handle:
             return handle.read(limit).decode("utf-8", "replace")

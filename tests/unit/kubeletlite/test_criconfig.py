@@ -76,7 +76,6 @@ def test_sandbox_metadata_log_directory_and_namespaces() -> None:
     assert (config.metadata.uid, config.metadata.attempt) == (UID, 3)
     assert config.log_directory == f"/var/log/pods/shop_web_{UID}"
     assert criconfig.pod_log_directory(pod, FACTS) == config.log_directory
-    assert criconfig.pod_directory(pod, FACTS) == f"/var/lib/kubelet-lite/pods/{UID}"
     options = config.linux.security_context.namespace_options
     assert (options.network, options.pid, options.ipc) == (cri.POD, cri.CONTAINER, cri.POD)
 
