@@ -37,7 +37,6 @@ from kubeletlite.recorder import AlreadySupervised
 from kubeletlite.store import StateStore
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 class CommandError(Exception):

@@ -376,49 +376,6 @@ def handler_to_json(handler: m.Handler) -> dict[str, Any]:
     raise TypeError(f"not a lifecycle handler: {handler!r}")
 
 
-def handler_from_json(raw: str) -> m.Handler | None:
-    """Parse a stored handler annotation; None if it is absent or unreadable."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    try:
-        return _handler_from_data(data)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
-
-
-def _handler_from_data(data: dict[str, Any]) -> m.Handler | None:
-    """Raises on a malformed body (a stored annotation may come from anywhere)."""
-    if "exec" in data:
-        command = data["exec"].get("command", [])
-        if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
-            return None
-        return m.ExecAction(command=tuple(command))
-    if "sleep" in data:
-        seconds = data["sleep"].get("seconds", 0)
-        if isinstance(seconds, bool) or not isinstance(seconds, int):
-            return None
-        return m.SleepAction(seconds=seconds)
-    if "httpGet" in data:
-        http = data["httpGet"]
-        port = http.get("port", 0)
-        if isinstance(port, bool) or not isinstance(port, int | str):
-            return None
-        return m.HTTPGetAction(
-            port=port,
-            path=str(http.get("path", "/")),
-            host=http.get("host") or None,
-            scheme=str(http.get("scheme", "HTTP")),
-            headers=tuple(
-                m.HTTPHeader(str(h["name"]), str(h["value"])) for h in http.get("httpHeaders", ())
-            ),
-        )
-    return None
-
-
 def _port_json(port: m.ContainerPort) -> dict[str, Any]:
     data: dict[str, Any] = {"containerPort": port.container_port, "protocol": port.protocol}
     if port.name:
@@ -426,21 +383,3 @@ def _port_json(port: m.ContainerPort) -> dict[str, Any]:
     if port.host_port:
         data["hostPort"] = port.host_port
     return data
-
-
-def ports_from_json(raw: str | None) -> tuple[m.ContainerPort, ...]:
-    if not raw:
-        return ()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return ()
-    return tuple(
-        m.ContainerPort(
-            container_port=int(p["containerPort"]),
-            name=p.get("name"),
-            protocol=p.get("protocol", "TCP"),
-        )
-        for p in data
-        if isinstance(p, dict) and "containerPort" in p
-    )

@@ -40,26 +40,19 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A point in a container's life: what happened, when, and how it ended."""
+    """A point in a container's life: what happened, when, and how it ended.
+
+    ``what`` is one of: created, started (StartContainer returned),
+    postStart.begin/.end, preStop.begin/.end, stop.begin/.end (StopContainer),
+    exited (seen terminated).
+    """
 
     container: str
     container_id: str
-    what: str  # see MARKS
+    what: str
     ok: bool | None = None
     note: str = ""
     time_ns: int = field(default_factory=time.time_ns)
-
-
-MARKS = (
-    "started",  # StartContainer returned
-    "postStart.begin",
-    "postStart.end",
-    "preStop.begin",
-    "preStop.end",
-    "stop.begin",  # StopContainer sent
-    "stop.end",
-    "exited",  # seen terminated
-)
 
 
 def pod_key(namespace: str, name: str, uid: str) -> str:

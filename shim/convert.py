@@ -21,13 +21,6 @@ _DOCKER_TIME = re.compile(
     r"(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:\d{2})"
 )
 
-_PROPAGATION_TO_CRI = {
-    "rslave": cri.PROPAGATION_HOST_TO_CONTAINER,
-    "slave": cri.PROPAGATION_HOST_TO_CONTAINER,
-    "rshared": cri.PROPAGATION_BIDIRECTIONAL,
-    "shared": cri.PROPAGATION_BIDIRECTIONAL,
-}
-
 
 def docker_time_ns(value: str | None) -> int:
     """Nanoseconds since the epoch for a Docker timestamp; 0 for Go's zero time."""
@@ -253,10 +246,6 @@ def mount_record(mount: cri.Mount) -> dict[str, Any]:
         "selinux_relabel": mount.selinux_relabel,
         "propagation": int(mount.propagation),
     }
-
-
-def propagation_from_docker(value: str) -> cri.MountPropagation.ValueType:
-    return _PROPAGATION_TO_CRI.get(value, cri.PROPAGATION_PRIVATE)
 
 
 def linux_resources(host_config: JSON) -> cri.LinuxContainerResources:

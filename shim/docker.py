@@ -144,10 +144,6 @@ class DockerClient:
             within=grace_seconds + STOP_MARGIN_SECONDS,
         )
 
-    async def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
-        container = self._docker.containers.container(container_id)
-        await self._call("kill container", container.kill(signal=signal))
-
     async def remove_container(self, container_id: str) -> None:
         container = self._docker.containers.container(container_id)
         await self._call("remove container", container.delete(force=True, v=True))
@@ -267,9 +263,6 @@ class DockerClient:
 
     async def remove_image(self, ref: str) -> None:
         await self._call("remove image", self._docker.images.delete(ref, noprune=False))
-
-    async def tag_image(self, ref: str, repo: str, tag: str) -> None:
-        await self._call("tag image", self._docker.images.tag(ref, repo, tag=tag))
 
 
 @contextmanager

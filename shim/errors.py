@@ -16,8 +16,9 @@ the edge of every RPC.
     ├── Unavailable            dockerd cannot be reached
     ├── DeadlineExceeded       a deadline (the client's or the shim's own) passed
     ├── Unimplemented          an RPC this shim does not serve
-    ├── Internal               a bug or an unexpected engine failure
     └── DockerAPIError         an engine reply; its code follows the HTTP status
+
+Any other exception is a bug and becomes INTERNAL.
 """
 
 from __future__ import annotations
@@ -65,10 +66,6 @@ class DeadlineExceeded(ShimError):
 
 class Unimplemented(ShimError):
     code = grpc.StatusCode.UNIMPLEMENTED
-
-
-class Internal(ShimError):
-    code = grpc.StatusCode.INTERNAL
 
 
 # aiodocker reports "could not connect to the engine" as this pseudo status.

@@ -17,7 +17,6 @@ from docker_image import reference as _reference
 
 from shim.errors import InvalidArgument
 
-_IMAGE_ID = re.compile(r"(sha256:)?[a-f0-9]{64}")
 _ID_PREFIX = re.compile(r"(sha256:)?[a-f0-9]{12,64}")
 
 
@@ -33,14 +32,6 @@ class ImageRef:
         if self.digest:
             return f"{self.repository}@{self.digest}"
         return f"{self.repository}:{self.tag or 'latest'}"
-
-    @property
-    def registry(self) -> str:
-        return self.repository.split("/", 1)[0]
-
-
-def is_image_id(value: str) -> bool:
-    return _IMAGE_ID.fullmatch(value) is not None
 
 
 def looks_like_id_prefix(value: str) -> bool:

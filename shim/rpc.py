@@ -20,7 +20,7 @@ import grpc
 from shim import metrics
 from shim.backend import Backend
 from shim.deadline import rpc_deadline
-from shim.errors import ShimError, to_status
+from shim.errors import ShimError, Unimplemented, to_status
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +75,12 @@ def method(name: str, handler: Callable[[Backend, Req], Awaitable[Resp]]) -> Ser
 
 
 def unimplemented(name: str) -> ServicerMethod:
-    """A servicer method for an RPC this shim does not serve."""
+    """A servicer method for an RPC this shim does not serve (through the same edge)."""
 
-    async def serve(
-        servicer: HasBackend, request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> NoReturn:
-        _observe(name, grpc.StatusCode.UNIMPLEMENTED, 0.0)
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not implemented by cri-shim")
-        raise AssertionError("unreachable: abort raises")
+    async def refuse(_backend: Backend, _request: object) -> NoReturn:
+        raise Unimplemented(f"{name} is not implemented by cri-shim")
 
-    serve.__name__ = name
-    return serve
+    return method(name, refuse)
 
 
 def _subjects(request: object) -> dict[str, str]:

@@ -497,22 +497,6 @@ def test_mount_from_empty_record():
     assert convert.mount_from_record({}) == pb.Mount(propagation=pb.PROPAGATION_PRIVATE)
 
 
-@pytest.mark.parametrize(
-    ("docker", "cri"),
-    [
-        ("rslave", pb.PROPAGATION_HOST_TO_CONTAINER),
-        ("slave", pb.PROPAGATION_HOST_TO_CONTAINER),
-        ("rshared", pb.PROPAGATION_BIDIRECTIONAL),
-        ("shared", pb.PROPAGATION_BIDIRECTIONAL),
-        ("rprivate", pb.PROPAGATION_PRIVATE),
-        ("private", pb.PROPAGATION_PRIVATE),
-        ("", pb.PROPAGATION_PRIVATE),
-    ],
-)
-def test_propagation_from_docker(docker, cri):
-    assert convert.propagation_from_docker(docker) == cri
-
-
 # -- resources and signals ----------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ from shim import errors
         (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
         (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
         (errors.Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
-        (errors.Internal, grpc.StatusCode.INTERNAL),
     ],
 )
 def test_to_status_of_each_class(cls, code):

@@ -85,19 +85,6 @@ def test_parse_normalises(value, repository, tag, digest, text):
     assert str(ref) == text
 
 
-@pytest.mark.parametrize(
-    ("value", "registry"),
-    [
-        ("busybox", "docker.io"),
-        ("127.0.0.1:5000/busybox", "127.0.0.1:5000"),
-        ("localhost/x", "localhost"),
-        ("quay.io/a/b", "quay.io"),
-    ],
-)
-def test_registry(value, registry):
-    assert imageref.parse(value).registry == registry
-
-
 def test_str_of_a_fully_qualified_ref_is_stable():
     once = str(imageref.parse("busybox:1.35"))
     assert str(imageref.parse(once)) == once
@@ -152,24 +139,6 @@ def test_default_field_name_is_image_image():
 def test_uppercase_repository_is_rejected(value):
     with pytest.raises(InvalidArgument, match="lowercase"):
         imageref.parse(value)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("sha256:" + HEX64, True),
-        (HEX64, True),
-        ("sha256:" + HEX64[:63], False),
-        (HEX64 + "0", False),
-        ("sha256:" + HEX64.upper(), False),
-        ("sha512:" + HEX64, False),
-        (HEX64[:12], False),
-        ("busybox", False),
-        ("", False),
-    ],
-)
-def test_is_image_id(value, expected):
-    assert imageref.is_image_id(value) is expected
 
 
 @pytest.mark.parametrize(
