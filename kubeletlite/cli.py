@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,13 +213,20 @@ def _settings(args: argparse.Namespace) -> AgentSettings:
     return AgentSettings(args.runtime_endpoint, args.state_dir, args.pod_logs_dir, options)
 
 
-async def cmd_run(args: argparse.Namespace) -> int:
-    pods = await asyncio.to_thread(_load, args.filename)
-    stop = _stop_on_signals()
+@contextlib.asynccontextmanager
+async def _node_agent(args: argparse.Namespace) -> AsyncIterator[Agent]:
+    """The agent of `run` and `serve`: metrics listener up, runtime checked."""
     with _metrics(args.metrics_address):
         async with Agent(_settings(args)) as agent:
             await _check_runtime(agent.runtime)
-            phases = await agent.run_pods(pods, stop)
+            yield agent
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    pods = await asyncio.to_thread(_load, args.filename)
+    stop = _stop_on_signals()
+    async with _node_agent(args) as agent:
+        phases = await agent.run_pods(pods, stop)
     for name, phase in phases.items():
         print(f"pod/{name} {phase}")
     return 0 if all(phase == "Succeeded" for phase in phases.values()) else EXIT_FAILED
@@ -229,10 +236,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     if not args.manifest_dir.is_dir():
         raise CommandError(f"--manifest-dir {args.manifest_dir}: not a directory")
     stop = _stop_on_signals()
-    with _metrics(args.metrics_address):
-        async with Agent(_settings(args)) as agent:
-            await _check_runtime(agent.runtime)
-            await agent.serve(args.manifest_dir, stop)
+    async with _node_agent(args) as agent:
+        await agent.serve(args.manifest_dir, stop)
     return 0
 
 
