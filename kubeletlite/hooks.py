@@ -133,6 +133,11 @@ class HookRunner:
         raise aiohttp.ClientError(f"stopped after {MAX_REDIRECTS} redirects")
 
 
+def default_host(target: HookTarget) -> str:
+    """Where an httpGet hook without a host goes: the pod's IP, or 127.0.0.1 on the host network."""
+    return "127.0.0.1" if target.pod.spec.host_network else target.pod_ip
+
+
 def request_for(action: m.HTTPGetAction, target: HookTarget) -> tuple[str, CIMultiDict[str]]:
     """The URL and headers of an httpGet hook (the kubelet's NewRequestForHTTPGetAction).
 
@@ -140,7 +145,7 @@ def request_for(action: m.HTTPGetAction, target: HookTarget) -> tuple[str, CIMul
     ``http.Header.Add`` does: a user's ``user-agent`` replaces the default one and
     an empty ``accept`` removes it.
     """
-    host = action.host or ("127.0.0.1" if target.pod.spec.host_network else target.pod_ip)
+    host = action.host or default_host(target)
     if not host:
         raise ValueError("the pod has no IP address to send the request to")
     port = m.resolve_port(action, target.container)

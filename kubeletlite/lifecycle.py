@@ -21,7 +21,7 @@ from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig, metrics, redact, volumes
 from kubeletlite import manifest as m
 from kubeletlite.cri import RuntimeCallError
-from kubeletlite.hooks import HookResult, HookTarget, describe_handler
+from kubeletlite.hooks import HookResult, HookTarget, default_host, describe_handler
 from kubeletlite.node import Node
 from kubeletlite.podstate import Slot
 from kubeletlite.recorder import Recorder
@@ -210,8 +210,7 @@ class ContainerLifecycle:
     ) -> HookResult:
         target = HookTarget(self.pod, slot.spec, container_id, self.sandbox.pod_ip, slot.terminated)
         redactor = redact.for_container(slot.spec)
-        default_host = "127.0.0.1" if self.pod.spec.host_network else self.sandbox.pod_ip
-        note = redactor.text(describe_handler(handler, default_host or "<pod IP>"))
+        note = redactor.text(describe_handler(handler, default_host(target) or "<pod IP>"))
         await self._mark(slot, f"{_hook_key(kind)}.begin", note=note)
         timeout = self.node.options.hook_timeout
         async with asyncio.TaskGroup() as group:
