@@ -26,11 +26,7 @@ async def create_container(
         raise FailedPrecondition(f"pod sandbox {sandbox_inspect['Id']} is not ready")
     sandbox = _sandbox_view(sandbox_inspect, request.sandbox_config)
     security = config.linux.security_context
-    choice = await seccomp.resolve(
-        seccomp.requested_profile(security),
-        security.seccomp_profile_path,
-        "config.linux.security_context",
-    )
+    choice = await seccomp.resolve(security)
     oom_score = await backend.oom.effective(
         config.linux.resources.oom_score_adj, backend.config.pod_infra_image
     )

@@ -33,11 +33,7 @@ async def run_pod_sandbox(
         oom_score_adj=await backend.oom.effective(
             backend.config.sandbox_oom_score_adj, infra_image
         ),
-        seccomp=await seccomp.resolve(
-            seccomp.requested_profile(security),
-            security.seccomp_profile_path,
-            "config.linux.security_context",
-        ),
+        seccomp=await seccomp.resolve(security),
     )
     record = createspec.sandbox_record(config, request.runtime_handler, convert.now_ns())
     body = createspec.sandbox_body(config, record, settings)

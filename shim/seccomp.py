@@ -18,10 +18,13 @@ MAX_PROFILE_BYTES = 1024 * 1024
 
 
 async def resolve(
-    profile: cri.SecurityProfile | None, legacy_path: str, field: str
+    security: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext,
+    field: str = "config.linux.security_context",
 ) -> SeccompChoice:
-    """``field`` names the security context, for error messages."""
-    kind, local_path = seccomp_request(profile, legacy_path, f"{field}.seccomp")
+    """The profile a security context asks for; ``field`` names it in error messages."""
+    kind, local_path = seccomp_request(
+        _requested_profile(security), security.seccomp_profile_path, f"{field}.seccomp"
+    )
     if kind != "localhost":
         return seccomp_choice(kind, None)
     text = await asyncio.to_thread(_read_profile, local_path, field)
@@ -46,7 +49,7 @@ def _read_profile(path: str, field: str) -> str:
     return json.dumps(parsed, separators=(",", ":"))
 
 
-def requested_profile(
+def _requested_profile(
     security: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext,
 ) -> cri.SecurityProfile | None:
     """The structured profile if the client set one (presence matters: unset ≠ RuntimeDefault)."""
