@@ -23,7 +23,7 @@ import watchfiles
 
 from kubeletlite import criconfig, loader
 from kubeletlite.backoff import CrashLoopBackOff
-from kubeletlite.cri import RuntimeClient
+from kubeletlite.cri import RuntimeClient, newest_sandboxes
 from kubeletlite.hooks import HookRunner
 from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
@@ -130,16 +130,12 @@ class Agent:
                 criconfig.POD_NAME: name,
             }
         )
-        uids = sorted({s.metadata.uid for s in sandboxes})
-        if not uids:
+        newest = newest_sandboxes(sandboxes)
+        if not newest:
             raise LookupError(f'pods "{name}" not found in namespace "{namespace}"')
-        for uid in uids:
-            newest = max(
-                (s for s in sandboxes if s.metadata.uid == uid),
-                key=lambda s: (s.metadata.attempt, s.created_at),
-            )
-            await self._delete_one(newest.id, namespace, name, uid, grace_seconds)
-        return uids
+        for uid, sandbox in sorted(newest.items()):
+            await self._delete_one(sandbox.id, namespace, name, uid, grace_seconds)
+        return sorted(newest)
 
     async def delete_sandbox_pod(self, sandbox_id: str, grace: int | None) -> None:
         """Delete the pod a sandbox belongs to."""
@@ -263,13 +259,13 @@ class _StaticPods:
     async def _remove_orphans(self, desired: dict[str, LoadedPod]) -> None:
         """Pods from this directory whose manifest is gone since the last run are deleted."""
         sandboxes = await self.agent.runtime.list_pod_sandboxes({criconfig.MANAGED: "true"})
-        orphans = {
-            s.metadata.uid: s
-            for s in sandboxes
-            if s.metadata.uid not in desired
-            and s.annotations.get(criconfig.SOURCE, "").startswith(f"{self.directory}/")
-        }
-        for sandbox in orphans.values():
+        orphans = [
+            sandbox
+            for uid, sandbox in newest_sandboxes(sandboxes).items()
+            if uid not in desired
+            and sandbox.annotations.get(criconfig.SOURCE, "").startswith(f"{self.directory}/")
+        ]
+        for sandbox in orphans:
             meta = sandbox.metadata
             log.info("pod %s/%s has no manifest any more: deleting it", meta.namespace, meta.name)
             await self.agent.delete_sandbox_pod(sandbox.id, None)

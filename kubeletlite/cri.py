@@ -23,6 +23,19 @@ REQUEST_TIMEOUT = 120.0
 STOP_MARGIN = 30.0
 
 
+def recency(item: cri.PodSandbox | cri.Container) -> tuple[int, int]:
+    """Sort key: a pod's later sandbox, or a container's later attempt, comes after."""
+    return item.metadata.attempt, item.created_at
+
+
+def newest_sandboxes(sandboxes: list[cri.PodSandbox]) -> dict[str, cri.PodSandbox]:
+    """The newest sandbox of each pod UID."""
+    newest: dict[str, cri.PodSandbox] = {}
+    for sandbox in sorted(sandboxes, key=recency):
+        newest[sandbox.metadata.uid] = sandbox
+    return newest
+
+
 class RuntimeCallError(Exception):
     def __init__(self, method: str, code: grpc.StatusCode, details: str) -> None:
         super().__init__(f"{method}: {details}")

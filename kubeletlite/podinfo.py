@@ -10,7 +10,7 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig
-from kubeletlite.cri import RuntimeClient
+from kubeletlite.cri import RuntimeClient, newest_sandboxes, recency
 from kubeletlite.recorder import is_supervised
 from kubeletlite.store import Event, Mark, PodRecord, StateStore
 
@@ -57,14 +57,7 @@ async def list_pods(runtime: RuntimeClient, store: StateStore) -> list[PodInfo]:
     """Every pod kubelet-lite manages on this node, newest sandbox per pod UID."""
     sandboxes = await runtime.list_pod_sandboxes({criconfig.MANAGED: "true"})
     containers = await runtime.list_containers({criconfig.MANAGED: "true"})
-    newest: dict[str, cri.PodSandbox] = {}
-    for sandbox in sandboxes:
-        current = newest.get(sandbox.metadata.uid)
-        if current is None or (sandbox.metadata.attempt, sandbox.created_at) > (
-            current.metadata.attempt,
-            current.created_at,
-        ):
-            newest[sandbox.metadata.uid] = sandbox
+    newest = newest_sandboxes(sandboxes)
     pods = [
         await _pod_info(
             runtime, store, sandbox, [c for c in containers if c.pod_sandbox_id == sandbox.id]
@@ -109,7 +102,7 @@ async def _pod_info(
     for name in names:
         of_name = sorted(
             (c for c in listed if c.metadata.name == name),
-            key=lambda c: (c.metadata.attempt, c.created_at),
+            key=recency,
         )
         info.containers.append(await _container_info(runtime, name, of_name, saved.get(name, {})))
     info.phase = saved.get("__phase__") or _phase_from_runtime(info, sandbox)

@@ -28,7 +28,7 @@ from typing import Any
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig, metrics, podstate, volumes
 from kubeletlite import manifest as m
-from kubeletlite.cri import RuntimeCallError
+from kubeletlite.cri import RuntimeCallError, recency
 from kubeletlite.lifecycle import ContainerLifecycle, SandboxHandle
 from kubeletlite.node import Node
 from kubeletlite.podstate import DELETED, TERMINAL, Slot
@@ -153,7 +153,7 @@ class PodWorker:
         sandboxes = await self.node.runtime.list_pod_sandboxes({criconfig.POD_UID: self.pod.uid})
         if not sandboxes:
             return False
-        newest = max(sandboxes, key=lambda s: (s.metadata.attempt, s.created_at))
+        newest = max(sandboxes, key=recency)
         self.sandbox.id = newest.id
         self.sandbox.attempt = newest.metadata.attempt
         await self._prepare_sandbox_config()
@@ -242,7 +242,7 @@ class PodWorker:
                 continue
             candidates = [c for c in mine if c.metadata.name == slot.spec.name]
             if candidates:
-                newest = max(candidates, key=lambda c: (c.metadata.attempt, c.created_at))
+                newest = max(candidates, key=recency)
                 if newest.id != slot.container_id:
                     slot.adopt(newest.id, newest.metadata.attempt)
             await self._refresh(slot)
