@@ -22,6 +22,7 @@ from grpc_health.v1 import health
 
 from cricommon import logsetup, metrics
 from shim import config as shim_config
+from shim import labels
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient
@@ -58,7 +59,7 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.callback(_remove_signal_handlers, loop)
         docker = DockerClient(config.docker_host, config.docker_timeout)
         stack.push_async_callback(docker.close)
-        logs = LogManager(docker)
+        logs = LogManager(docker, labels.scope_filters(config.instance))
         stack.push_async_callback(logs.close)
         backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
         health_servicer = health.aio.HealthServicer()

@@ -137,7 +137,7 @@ async def list_containers(
     query = dockerfilters.containers(request.filter)
     if query is None:
         return cri.ListContainersResponse()
-    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
+    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     image_refs = await _image_refs(backend) if entries else {}
     return cri.ListContainersResponse(
         containers=[convert.container(entry, image_refs) for entry in entries]
