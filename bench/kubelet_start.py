@@ -15,6 +15,7 @@ share nothing but dockerd. The kubelet is the baseline of the same run.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import statistics
 import subprocess
@@ -113,6 +114,7 @@ def measure_kubelet(count: int, image: str) -> dict[str, float]:
         return {"cri": running_cri, "pods": running_pods, **spread(hooks)}
     finally:
         node.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def measure_kubeletlite(count: int, image: str) -> dict[str, float]:
@@ -151,6 +153,7 @@ def measure_kubeletlite(count: int, image: str) -> dict[str, float]:
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=30)
         node.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def spread(hooks: list[float]) -> dict[str, float]:
