@@ -34,7 +34,7 @@ from tests.support.tools import TOOLS_DIR
 POD = """
 apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, namespace: default}}
+metadata: {{name: {name}, namespace: __NAMESPACE__}}
 spec:
   terminationGracePeriodSeconds: 1
   volumes:
@@ -59,12 +59,13 @@ def uptime() -> float:
         return float(f.read().split()[0])
 
 
-def write_pods(directory: Path, data: Path, count: int, image: str) -> tuple[float, list[str]]:
+def write_pods(node: KubeletNode, count: int, image: str) -> tuple[float, list[str]]:
+    directory, data = node.manifests, node.data
     names = [f"bench-{i}" for i in range(count)]
     scratch = directory.parent / "scratch"
     scratch.mkdir(exist_ok=True)
     for name in names:
-        text = POD.format(name=name, data=data, image=image)
+        text = node.render(POD.format(name=name, data=data, image=image))
         (scratch / f"{name}.yaml").write_text(text)
     start = uptime()
     for name in names:
@@ -99,7 +100,7 @@ def measure_kubelet(count: int, image: str) -> dict[str, float]:
     node = KubeletNode(TOOLS_DIR / "kubelet", work, prefix="bench-kubelet")
     try:
         node.start()
-        start, names = write_pods(node.manifests, node.data, count, image)
+        start, names = write_pods(node, count, image)
 
         def all_running() -> bool:
             pods = {p["metadata"]["name"]: p for p in node.pods()}
@@ -144,7 +145,7 @@ def measure_kubeletlite(count: int, image: str) -> dict[str, float]:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(2)  # let serve read the (empty) folder first, as the kubelet has
-        start, names = write_pods(node.manifests, node.data, count, image)
+        start, names = write_pods(node, count, image)
         running_cri = first_time(cri_running(node, count), "CRI running") - start
         hooks = hook_lines(node.data, names, start)
         return {"cri": running_cri, **spread(hooks)}

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from tests.support import env
 from tests.support.kubelet import KubeletNode, wait_for
 from tests.support.tools import tool
 
@@ -31,7 +30,7 @@ apiVersion: v1
 kind: Pod
 metadata:
   name: twin
-  namespace: default
+  namespace: __NAMESPACE__
   labels: {app: twin}
   annotations: {team: cri}
 spec:
@@ -165,7 +164,7 @@ def start_kubeletlite(node: KubeletNode, manifests: Path) -> subprocess.Popen[by
 def run_under_kubeletlite(node: KubeletNode) -> dict[str, Any]:
     manifests = node.work / "lite-manifests"
     manifests.mkdir()
-    (manifests / "twin.yaml").write_text(MANIFEST.replace("__IMAGE__", env.BUSYBOX))
+    (manifests / "twin.yaml").write_text(node.render(MANIFEST))
     agent = start_kubeletlite(node, manifests)
     try:
 
@@ -181,14 +180,15 @@ def run_under_kubeletlite(node: KubeletNode) -> dict[str, Any]:
 
 
 @pytest.fixture
-def lite_node(tmp_path: Path):
-    """A second scoped shim, for kubelet-lite (no kubelet on it)."""
-    node = KubeletNode(tool("kubelet"), tmp_path / "lite", prefix="kubeletlite-e2e")
+def lite_node(tmp_path: Path, node: KubeletNode):
+    """A second scoped shim, for kubelet-lite (no kubelet on it), in the kubelet's namespace."""
+    lite = KubeletNode(tool("kubelet"), tmp_path / "lite", prefix="kubeletlite-e2e")
+    lite.namespace = node.namespace
     try:
-        node.shim.start()
-        yield node
+        lite.shim.start()
+        yield lite
     finally:
-        node.close()
+        lite.close()
 
 
 def test_kubeletlite_writes_what_the_kubelet_writes(
@@ -214,7 +214,7 @@ def test_kubeletlite_writes_what_the_kubelet_writes(
 CRASHING = """
 apiVersion: v1
 kind: Pod
-metadata: {name: crasher, namespace: default}
+metadata: {name: crasher, namespace: __NAMESPACE__}
 spec:
   restartPolicy: Always
   terminationGracePeriodSeconds: 2
@@ -252,7 +252,7 @@ def test_crash_loop_restart_counts_and_backoff_match(
     under_kubelet = attempts(node, 3, 120)
     manifests = lite_node.work / "lite-manifests"
     manifests.mkdir()
-    (manifests / "crasher.yaml").write_text(CRASHING.replace("__IMAGE__", env.BUSYBOX))
+    (manifests / "crasher.yaml").write_text(lite_node.render(CRASHING))
     agent = start_kubeletlite(lite_node, manifests)
     try:
         under_lite = attempts(lite_node, 3, 120)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import signal
 import time
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def stamp(what: str, file: str = "log") -> str:
 EXPERIMENT = """
 apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, namespace: default}}
+metadata: {{name: {name}, namespace: __NAMESPACE__}}
 spec:
   terminationGracePeriodSeconds: 2
   volumes:
@@ -88,14 +89,14 @@ spec:
 
 @pytest.mark.parametrize(
     ("entrypoint_delay", "hook_delay"),
-    [pytest.param(1, 5, id="entrypoint-first"), pytest.param(5, 1, id="poststart-first")],
+    [pytest.param(1, 6, id="entrypoint-first"), pytest.param(6, 1, id="poststart-first")],
 )
 def test_poststart_runs_alongside_the_entrypoint(
     node: KubeletNode, entrypoint_delay: int, hook_delay: int
 ) -> None:
     """Were postStart to hold the entrypoint back, the entrypoint's line would always come
-    last; it comes in the order of the two delays, the hook having started while the
-    entrypoint slept."""
+    last; it comes in the order of the two delays (5 s apart, a margin for the kubelet's
+    own latency in starting the hook), and the entrypoint ran while the hook did."""
     name = f"exp41-{entrypoint_delay}-{hook_delay}"
     node.add_pod(
         name,
@@ -115,15 +116,14 @@ def test_poststart_runs_alongside_the_entrypoint(
     node.wait_running(name, "main")
 
     lines = {text: at for at, text in stamped(log)}
-    assert lines["entrypoint started"] <= lines["post start started"]
     first, second = (
         ("written by entrypoint", "written by post start")
         if entrypoint_delay < hook_delay
         else ("written by post start", "written by entrypoint")
     )
     assert [t for t in texts(log) if t.startswith("written")] == [first, second]
-    # Both slept at once: the hook began before the entrypoint's own delay was over.
-    assert lines["post start started"] < lines["written by entrypoint"]
+    # The entrypoint was not held back: it ran before the hook had finished.
+    assert lines["entrypoint started"] < lines["written by post start"]
     gap = lines[second] - lines[first]
     assert gap > 0
     print(f"{name}: {second!r} {gap:.2f}s after {first!r}")
@@ -137,7 +137,7 @@ def test_poststart_runs_alongside_the_entrypoint(
 PRESTOP = """
 apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, namespace: default}}
+metadata: {{name: {name}, namespace: __NAMESPACE__}}
 spec:
   terminationGracePeriodSeconds: {grace}
   volumes:
@@ -216,7 +216,7 @@ def test_a_prestop_outliving_the_grace_period_is_cut_off(node: KubeletNode) -> N
 FAILING_POSTSTART = """
 apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, namespace: default}}
+metadata: {{name: {name}, namespace: __NAMESPACE__}}
 spec:
   terminationGracePeriodSeconds: 2
   volumes:
@@ -269,7 +269,7 @@ def test_a_failing_poststart_gets_the_container_killed_and_restarted(
 CRASHING = """
 apiVersion: v1
 kind: Pod
-metadata: {name: crashloop, namespace: default}
+metadata: {name: crashloop, namespace: __NAMESPACE__}
 spec:
   restartPolicy: Always
   terminationGracePeriodSeconds: 2
@@ -313,7 +313,7 @@ def test_a_crashing_container_goes_into_crashloopbackoff_with_growing_backoff(
 LOGGER = """
 apiVersion: v1
 kind: Pod
-metadata: {name: logger, namespace: default}
+metadata: {name: logger, namespace: __NAMESPACE__}
 spec:
   terminationGracePeriodSeconds: 2
   containers:
@@ -328,11 +328,17 @@ def test_container_logs_through_the_kubelet_api(node: KubeletNode) -> None:
     node.wait_running("logger", "main")
 
     def logged() -> str | None:
-        text = node.container_logs("logger", "main")
-        return text if "last line" in text else None
+        try:
+            text = node.container_logs("logger", "main")
+        except urllib.error.HTTPError as exc:  # 404 until the kubelet has the container
+            if exc.code == 404:
+                return None
+            raise
+        return text if text.count("\n") >= 3 else None
 
     text = wait_for(logged, 30, "the container's output from /containerLogs")
-    assert text.splitlines() == ["first line", "to stderr", "last line"]
+    # Both streams, every line; their interleaving is the shim's copy order, not checked.
+    assert sorted(text.splitlines()) == ["first line", "last line", "to stderr"]
 
 
 # -- restarts under a running kubelet ----------------------------------------------------------
@@ -340,7 +346,7 @@ def test_container_logs_through_the_kubelet_api(node: KubeletNode) -> None:
 STEADY = """
 apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, namespace: default}}
+metadata: {{name: {name}, namespace: __NAMESPACE__}}
 spec:
   terminationGracePeriodSeconds: 2
   volumes:

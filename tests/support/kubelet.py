@@ -37,6 +37,7 @@ from tests.support.net import free_port
 from tests.support.processes import ShimProcess, remove_instance_containers
 
 NODE_NAME = "node1"
+POD_LOGS = "/var/log/pods"  # the kubelet's, not configurable
 READY_TIMEOUT = 60.0
 T = TypeVar("T")
 
@@ -58,6 +59,9 @@ class KubeletNode:
         self.binary = kubelet_binary
         self.work = work
         self.instance = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        # The pods' namespace (__NAMESPACE__ in manifests): the kubelet keeps container logs
+        # in /var/log/pods/<namespace>_<pod>_<uid>, which close() removes by this prefix.
+        self.namespace = self.instance
         # The socket path must stay short (AF_UNIX); the rest lives under ``work``.
         self.socket_dir = Path(tempfile.mkdtemp(prefix="cri-kl-", dir="/tmp"))
         self.manifests = work / "manifests"
@@ -168,9 +172,14 @@ class KubeletNode:
 
     # -- static pods ----------------------------------------------------------------
 
+    def render(self, text: str) -> str:
+        """A manifest with its placeholders filled: __IMAGE__, __DATA__, __NAMESPACE__."""
+        text = text.replace("__IMAGE__", env.BUSYBOX).replace("__DATA__", str(self.data))
+        return text.replace("__NAMESPACE__", self.namespace)
+
     def add_pod(self, name: str, text: str) -> Path:
         """Write a manifest (written aside, then renamed, so the kubelet never reads half)."""
-        text = text.replace("__IMAGE__", env.BUSYBOX).replace("__DATA__", str(self.data))
+        text = self.render(text)
         path = self.manifests / f"{name}.yaml"
         scratch = self.work / f".{name}.yaml"
         scratch.write_text(text)
@@ -262,6 +271,7 @@ class KubeletNode:
             self._unmount_root,
             lambda: shutil.rmtree(self.socket_dir, ignore_errors=True),
             lambda: shutil.rmtree(self.root, ignore_errors=True),
+            self._remove_pod_logs,
         ]
         errors = []
         for step in steps:
@@ -286,6 +296,10 @@ class KubeletNode:
             self.runtime.RemovePodSandbox(
                 cri.RemovePodSandboxRequest(pod_sandbox_id=sandbox.id), timeout=60
             )
+
+    def _remove_pod_logs(self) -> None:
+        for directory in Path(POD_LOGS).glob(f"{self.namespace}_*"):
+            shutil.rmtree(directory, ignore_errors=True)
 
     def _stop_shim(self) -> None:
         if self.shim.process is not None and self.shim.process.poll() is None:
