@@ -38,7 +38,7 @@ def texts(path: Path) -> list[str]:
     return [text for _, text in stamped(path)]
 
 
-def wait_line(path: Path, text: str, timeout: float = 60.0) -> None:
+def wait_line(path: Path, text: str, timeout: float = 120.0) -> None:
     wait_for(lambda: text in texts(path), timeout, f"{text!r} in {path.name}")
 
 
@@ -192,23 +192,24 @@ def test_prestop_runs_before_sigterm_when_the_manifest_is_removed(node: KubeletN
     node.remove_pod("prestop")
     wait_line(log, "SIGTERM")
     assert texts(log) == ["started", "preStop started", "preStop done", "SIGTERM"]
-    wait_for(lambda: node.pod("prestop") is None, 60, "the pod gone from /pods")
-    wait_for(lambda: not node.sandboxes(), 60, "the sandbox removed from the shim")
+    wait_for(lambda: node.pod("prestop") is None, 120, "the pod gone from /pods")
+    wait_for(lambda: not node.sandboxes(), 120, "the sandbox removed from the shim")
     assert container_id not in {c.id for c in node.containers()}
 
 
 def test_a_prestop_outliving_the_grace_period_is_cut_off(node: KubeletNode) -> None:
-    """Grace 3 s, a preStop of 120 s: the kubelet stops the container once the grace
+    """Grace 3 s, a preStop of 600 s: the kubelet stops the container once the grace
     period is spent (plus its 2 s minimum), long before the preStop would have ended."""
-    log = prestop_pod(node, "prestop-long", grace=3, pre_delay=120)
+    log = prestop_pod(node, "prestop-long", grace=3, pre_delay=600)
     node.remove_pod("prestop-long")
     wait_line(log, "preStop started")
-    wait_line(log, "SIGTERM", timeout=90)
-    wait_for(lambda: not node.containers("prestop-long"), 90, "the container removed")
+    wait_line(log, "SIGTERM", timeout=240)
+    wait_for(lambda: not node.containers("prestop-long"), 120, "the container removed")
     assert "preStop done" not in texts(log)
     lines = {text: at for at, text in stamped(log)}
-    # Cut off on time: SIGTERM came well before the preStop's own end.
-    assert lines["SIGTERM"] - lines["preStop started"] < 60
+    # Cut off on time: SIGTERM came well before the preStop's own end (half of it, as a
+    # margin a loaded machine cannot use up; it takes about 5 s).
+    assert lines["SIGTERM"] - lines["preStop started"] < 300
 
 
 # -- postStart failures -------------------------------------------------------------------
@@ -255,7 +256,7 @@ def test_a_failing_poststart_gets_the_container_killed_and_restarted(
 
     wait_for(restarted, 120, f"{name} restarted by the kubelet")
     log = node.data / name / "log"
-    wait_for(lambda: texts(log).count("started") >= 2, 60, "a second start of the entrypoint")
+    wait_for(lambda: texts(log).count("started") >= 2, 120, "a second start of the entrypoint")
     attempts = sorted(c.metadata.attempt for c in node.containers(name))
     assert attempts
     assert attempts[-1] >= 1
@@ -298,7 +299,7 @@ def test_a_crashing_container_goes_into_crashloopbackoff_with_growing_backoff(
             reasons.add(waiting.get("reason", ""))
         return len(created) >= 4
 
-    wait_for(third_attempt, 150, "four attempts of the crashing container", every=0.5)
+    wait_for(third_attempt, 240, "four attempts of the crashing container", every=0.5)
     assert "CrashLoopBackOff" in reasons
     starts = [created[a] / 1e9 for a in sorted(created)][:4]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
@@ -327,16 +328,23 @@ def test_container_logs_through_the_kubelet_api(node: KubeletNode) -> None:
     node.add_pod("logger", LOGGER)
     node.wait_running("logger", "main")
 
+    seen: list[str] = []
+
     def logged() -> str | None:
         try:
             text = node.container_logs("logger", "main")
         except urllib.error.HTTPError as exc:  # 404 until the kubelet has the container
-            if exc.code == 404:
-                return None
-            raise
+            if exc.code != 404:
+                raise
+            seen.append(f"404 {exc.read()[:200]!r}")
+            return None
+        seen.append(text)
         return text if text.count("\n") >= 3 else None
 
-    text = wait_for(logged, 30, "the container's output from /containerLogs")
+    try:
+        text = wait_for(logged, 90, "the container's output from /containerLogs")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last answers: {seen[-3:]}") from None
     # Both streams, every line; their interleaving is the shim's copy order, not checked.
     assert sorted(text.splitlines()) == ["first line", "last line", "to stderr"]
 

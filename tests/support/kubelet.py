@@ -38,7 +38,7 @@ from tests.support.processes import ShimProcess, remove_instance_containers
 
 NODE_NAME = "node1"
 POD_LOGS = "/var/log/pods"  # the kubelet's, not configurable
-READY_TIMEOUT = 60.0
+READY_TIMEOUT = 120.0  # a kubelet on a loaded 2-core machine
 T = TypeVar("T")
 
 
@@ -134,7 +134,9 @@ class KubeletNode:
                 f"the kubelet exited with {self.process.returncode}:\n{self.log()}"
             )
         try:
-            return self._get(f"http://127.0.0.1:{self.healthz_port}/healthz") == b"ok"
+            healthy = self._get(f"http://127.0.0.1:{self.healthz_port}/healthz") == b"ok"
+            # /healthz answers before the read-only API does: wait for both.
+            return healthy and self._get(f"http://127.0.0.1:{self.read_only_port}/pods") != b""
         except (OSError, urllib.error.URLError):
             return False
 
@@ -192,6 +194,10 @@ class KubeletNode:
     # -- the kubelet's view -----------------------------------------------------------
 
     def pods(self) -> list[dict[str, Any]]:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(
+                f"the kubelet exited with {self.process.returncode}:\n{self.log()}"
+            )
         body = self._get(f"http://127.0.0.1:{self.read_only_port}/pods")
         return list(json.loads(body).get("items") or [])
 
@@ -207,7 +213,7 @@ class KubeletNode:
         statuses = found.get("status", {}).get("containerStatuses") or []
         return next((s for s in statuses if s["name"] == container), None)
 
-    def wait_running(self, pod: str, *containers: str, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_running(self, pod: str, *containers: str, timeout: float = 120.0) -> dict[str, Any]:
         def running() -> dict[str, Any] | None:
             found = self.pod(pod)
             if found is None or found.get("status", {}).get("phase") != "Running":
@@ -219,10 +225,11 @@ class KubeletNode:
 
         return wait_for(running, timeout, f"pod {pod} Running in the kubelet's /pods")
 
-    def container_logs(self, pod: str, container: str, namespace: str = "default") -> str:
+    def container_logs(self, pod: str, container: str) -> str:
         """GET /containerLogs on the kubelet's API (self-signed TLS, anonymous on loopback)."""
         url = (
-            f"https://127.0.0.1:{self.port}/containerLogs/{namespace}/{pod}-{NODE_NAME}/{container}"
+            f"https://127.0.0.1:{self.port}/containerLogs/{self.namespace}/"
+            f"{pod}-{NODE_NAME}/{container}"
         )
         return self._get(url).decode()
 
