@@ -51,6 +51,7 @@ class PodInfo:
     containers: list[ContainerInfo] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)  # the document stored with the pod
 
 
 async def list_pods(runtime: RuntimeClient, store: StateStore) -> list[PodInfo]:
@@ -95,6 +96,7 @@ async def _pod_info(
         source=sandbox.annotations.get(criconfig.SOURCE, ""),
         sandbox_id=sandbox.id,
     )
+    info.manifest = _manifest(sandbox)
     status = await runtime.pod_sandbox_status(sandbox.id)
     info.ip = status.network.ip
     saved = await asyncio.to_thread(_read_record, record, info)
@@ -124,13 +126,22 @@ def _read_record(record: PodRecord, info: PodInfo) -> dict[str, Any]:
     return saved
 
 
+def _manifest(sandbox: cri.PodSandbox) -> dict[str, Any]:
+    """The manifest stored with the sandbox; {} when absent or unreadable."""
+    try:
+        document = json.loads(sandbox.annotations.get(criconfig.MANIFEST, "{}"))
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def _container_names(sandbox: cri.PodSandbox, listed: list[cri.Container]) -> list[str]:
     """Container names in manifest order (from the stored manifest), then any others."""
     order: list[str] = []
     try:
-        document = json.loads(sandbox.annotations.get(criconfig.MANIFEST, "{}"))
+        document = _manifest(sandbox)
         order = [c["name"] for c in document.get("spec", {}).get("containers", []) if "name" in c]
-    except (ValueError, TypeError, AttributeError):
+    except (TypeError, AttributeError):
         order = []
     seen = set(order)
     order += sorted({c.metadata.name for c in listed} - seen)
