@@ -1000,7 +1000,7 @@ def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
             return [_unreachable(args.runtime_endpoint, exc)]
         case RuntimeCallError():
             return [f"{exc.method} at {args.runtime_endpoint}: {exc.details}"]
-        case AlreadySupervised():
+        case AlreadySupervised() | manifestdir.ApplyError():
             return [str(exc)]
         case PermissionError():
             return [f"{exc.filename}: permission denied (run as root, or set --state-dir)"]

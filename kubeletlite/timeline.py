@@ -223,7 +223,9 @@ def _bar_line(chart: Chart, lane: Lane, bar: Bar) -> str:
     for i in range(first, last + 1):
         cells[i] = glyph
     outcome = " FAIL" if bar.failed else ("  ..." if bar.running else "")
-    note = f"{bar.seconds:7.2f}s{outcome}"
+    note = (
+        f"{bar.seconds:6.2f}s{outcome}" if bar.seconds < 1000 else f"{bar.seconds:6.0f}s{outcome}"
+    )
     return f"  {bar.row:<{LABEL_WIDTH - 2}}|{''.join(cells)}|{note}"
 
 
@@ -244,7 +246,7 @@ def _background(chart: Chart, lane: Lane) -> list[str]:
 
 def _legend() -> list[str]:
     return [
-        f"{GLYPHS['entrypoint']} entrypoint running   {GLYPHS['postStart']} hook running   "
-        f"{FAILED_GLYPH} failed   {GLYPHS['stop']} StopContainer   {GRACE_GLYPH} grace period",
+        f"{GLYPHS['entrypoint']} entrypoint running  {GLYPHS['postStart']} hook running  "
+        f"{FAILED_GLYPH} failed  {GLYPHS['stop']} StopContainer  {GRACE_GLYPH} grace period",
         "marks: C created  S started  T stop requested (SIGTERM)  E exited",
     ]
