@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -385,13 +386,12 @@ async def cmd_get(args: argparse.Namespace) -> int:
         store = StateStore(args.state_dir)
 
         async def listing() -> list[podinfo.PodInfo]:
-            pods = await podinfo.list_pods(runtime, store)
+            only = None if args.all_namespaces else args.namespace
+            pods = await podinfo.list_pods(runtime, store, only)
             return [
                 p
                 for p in pods
-                if (args.all_namespaces or p.namespace == args.namespace)
-                and (not args.names or p.name in args.names)
-                and matches(podobject.labels(p))
+                if (not args.names or p.name in args.names) and matches(podobject.labels(p))
             ]
 
         pods = await listing()
@@ -463,14 +463,22 @@ async def _watch_pods(
         row = views.pod_row(pod, 0, args.all_namespaces, show_labels=args.show_labels)
         return "\x00".join(row[:-1] if not args.all_namespaces else row)
 
+    seen = {p.uid: p for p in pods}
     last = {p.uid: shown(p) for p in pods}
     while True:
         await asyncio.sleep(WATCH_PERIOD)
         current = await listing()
         changed = [p for p in current if last.get(p.uid) != shown(p)]
+        # A pod gone is printed once more as it was last seen, terminating (as kubectl
+        # prints the object of a DELETED watch event).
+        uids = {p.uid for p in current}
+        gone = [
+            dataclasses.replace(p, terminating=True) for p in seen.values() if p.uid not in uids
+        ]
+        seen = {p.uid: p for p in current}
         last = {p.uid: shown(p) for p in current}
-        if changed:
-            _print_pods(args, changed, node, header=False)
+        if changed or gone:
+            _print_pods(args, changed + gone, node, header=False)
 
 
 async def _get_events(args: argparse.Namespace) -> int:
