@@ -83,6 +83,7 @@ body {{ font-family: sans-serif; margin: 16px; color: #222; }}
 table {{ border-collapse: collapse; font-size: 12px; margin-top: 12px; }}
 td, th {{ padding: 2px 10px; text-align: left; border-bottom: 1px solid #eee; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td:last-child {{ max-width: 560px; overflow-wrap: anywhere; }}
 .failed {{ color: #c0392b; font-weight: bold; }}
 </style>
 </head>
