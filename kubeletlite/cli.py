@@ -45,6 +45,7 @@ from kubeletlite import (
     __version__,
     cliflags,
     completion,
+    criconfig,
     kubetime,
     manifestdir,
     podinfo,
@@ -401,7 +402,7 @@ async def cmd_get(args: argparse.Namespace) -> int:
             where = "any" if args.all_namespaces else args.namespace
             print(f"No resources found in {where} namespace.", file=sys.stderr)
         if missing:
-            lines = [await _not_found(store, "pods", n, args.namespace) for n in missing]
+            lines = [await _not_found(store, "pods", n, args.namespace, runtime) for n in missing]
             raise CommandError("\n".join(lines))
         if args.watch:
             await _watch_pods(args, listing, pods, node)
@@ -584,7 +585,7 @@ async def cmd_describe(args: argparse.Namespace) -> int:
         store = StateStore(args.state_dir)
         pod = await podinfo.find_pod(runtime, store, args.namespace, args.name)
         if pod is None:
-            raise CommandError(await _not_found(store, "pods", args.name, args.namespace))
+            raise CommandError(await _not_found(store, "pods", args.name, args.namespace, runtime))
     print(views.describe(pod, time.time_ns()))
     return 0
 
@@ -624,7 +625,7 @@ async def cmd_logs(args: argparse.Namespace) -> int:
         store = StateStore(args.state_dir)
         pod = await podinfo.find_pod(runtime, store, args.namespace, args.pod)
         if pod is None or not pod.sandbox_id:
-            raise CommandError(await _not_found(store, "pods", args.pod, args.namespace))
+            raise CommandError(await _not_found(store, "pods", args.pod, args.namespace, runtime))
         containers = (
             pod.containers if args.all_containers else [_pick_container(pod, args.container)]
         )
@@ -693,7 +694,9 @@ async def cmd_delete(args: argparse.Namespace) -> int:
             try:
                 await agent.delete(namespace, name, grace)
             except LookupError:
-                problems.append(await _not_found(agent.store, "pods", name, namespace))
+                problems.append(
+                    await _not_found(agent.store, "pods", name, namespace, agent.runtime)
+                )
                 return
             print(f'pod "{name}" deleted')
             sys.stdout.flush()
@@ -843,9 +846,22 @@ async def _runtime(args: argparse.Namespace) -> AsyncIterator[RuntimeClient]:
         yield runtime
 
 
-async def _not_found(store: StateStore, kind: str, name: str, namespace: str) -> str:
-    """kubectl's not-found line, plus where a pod of that name does exist."""
-    elsewhere = await asyncio.to_thread(_namespaces_with, store, name, namespace)
+async def _not_found(
+    store: StateStore,
+    kind: str,
+    name: str,
+    namespace: str,
+    runtime: RuntimeClient | None = None,
+) -> str:
+    """kubectl's not-found line, plus where a pod of that name does exist (in the runtime,
+    or in the state directory's records of live pods)."""
+    found = set(await asyncio.to_thread(_namespaces_with, store, name, namespace))
+    if runtime is not None:
+        sandboxes = await runtime.list_pod_sandboxes(
+            {criconfig.MANAGED: "true", criconfig.POD_NAME: name}
+        )
+        found |= {s.metadata.namespace for s in sandboxes if s.metadata.namespace != namespace}
+    elsewhere = sorted(found)
     message = f'{kind} "{name}" not found in namespace "{namespace}"'
     if elsewhere:
         quoted = ", ".join(f'"{n}"' for n in elsewhere)
