@@ -138,7 +138,7 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
     get.add_argument(
         "--for", dest="for_object", metavar="pod/NAME", help="events: only those of this pod"
     )
-    _all_namespaces(get)
+    _namespace(get, all_namespaces=True)
 
     describe = commands.add_parser(
         "describe", help="show a pod's containers, hook timeline and events"
@@ -301,10 +301,12 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _all_namespaces(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="pods of every namespace"
-    )
+def _namespace(parser: argparse.ArgumentParser, all_namespaces: bool = False) -> None:
+    """-n is a global flag every command has; this adds -A to the commands that list."""
+    if all_namespaces:
+        parser.add_argument(
+            "-A", "--all-namespaces", action="store_true", help="pods of every namespace"
+        )
 
 
 # -- commands ------------------------------------------------------------------------
