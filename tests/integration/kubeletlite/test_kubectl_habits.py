@@ -225,3 +225,35 @@ async def test_apply_hands_the_manifest_to_the_running_serve(kubeletlite: Kubele
     assert sorted(p.name for p in folder.iterdir()) == [f"{kubeletlite.namespace}_applied.yaml"]
     serve.terminate()
     await kubeletlite.wait_exit(serve)
+
+
+PULLED = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pulled
+  namespace: __NAMESPACE__
+spec:
+  hostNetwork: true
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: __IMAGE__
+    imagePullPolicy: Always
+    command: ["sh", "-c", "echo pulled"]
+"""
+
+
+async def test_run_shows_image_pulls_as_plain_lines_off_a_terminal(
+    kubeletlite: KubeletLite,
+) -> None:
+    agent = await run(kubeletlite, kubeletlite.manifest(PULLED), log_name="pull.log")
+    assert await kubeletlite.wait_exit(agent) == 0
+    ns = kubeletlite.namespace
+    lines = kubeletlite.agent_log("pull.log").splitlines()
+    image = next(line for line in lines if line.startswith("Pulling ")).split()[1]
+    assert f"Pulling {image} for {ns}/pulled/app" in lines
+    done = [line for line in lines if line.startswith("done ")]
+    assert len(done) == 1
+    assert done[0].startswith(f"done    {image} ({ns}/pulled/app)")
+    assert not any("\x1b" in line for line in lines)  # no terminal control off a terminal
