@@ -13,7 +13,8 @@
 
 Global flags (--runtime-endpoint, --state-dir, --log-level, --log-format,
 -n) go before or after the command. A command is registered in
-build_parser (its parser gets the global flags by itself) and in COMMANDS.
+build_parser (its parser gets the global flags by itself) and in COMMANDS;
+the bigger ones (get, logs, delete) live in kubeletlite/commands/.
 
 Failures print one line, `error: ...` (a manifest with several problems
 prints one line per problem), never a traceback.
@@ -24,56 +25,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from criapi.runtime.v1 import api_pb2 as cri
 from cricommon import logsetup, metrics
 from kubeletlite import (
     __version__,
     cliflags,
     completion,
-    criconfig,
-    kubetime,
     manifestdir,
     podinfo,
-    podlogs,
-    podobject,
-    selector,
     timeline,
     timeline_svg,
     views,
 )
 from kubeletlite.agent import Agent, AgentSettings
+from kubeletlite.commands import delete as delete_command
+from kubeletlite.commands import get as get_command
+from kubeletlite.commands import logs as logs_command
+from kubeletlite.commands.common import (
+    EVENTS,
+    POD,
+    CommandError,
+    load_manifests,
+    not_found,
+    read_text,
+    runtime_client,
+)
 from kubeletlite.cri import RuntimeCallError, RuntimeClient
-from kubeletlite.loader import LoadedPod, load_file, load_text
+from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
 from kubeletlite.node import DEFAULT_POD_LOGS_DIR, AgentOptions
 from kubeletlite.pullprogress import PullProgress
 from kubeletlite.recorder import AlreadySupervised
-from kubeletlite.store import Event, StateStore
+from kubeletlite.store import StateStore
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-WATCH_PERIOD = 1.0  # seconds between reads of -w (bounded polling of runtime and state dir)
-POD = ("pods", "pod", "po")
-EVENTS = ("events", "event", "ev")
-
-
-class CommandError(Exception):
-    """A user-facing failure; the message is printed as is."""
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -337,7 +331,7 @@ async def _node_agent(args: argparse.Namespace) -> AsyncIterator[Agent]:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    pods = await asyncio.to_thread(_load, args.filename)
+    pods = await asyncio.to_thread(load_manifests, args.filename)
     stop = _stop_on_signals()
     async with _node_agent(args) as agent, _pull_progress(agent.store, pods):
         phases = await agent.run_pods(pods, stop)
@@ -362,7 +356,7 @@ async def cmd_apply(args: argparse.Namespace) -> int:
     problems: list[str] = []
     for name in args.filename:
         try:
-            text = await asyncio.to_thread(_read_text, name)
+            text = await asyncio.to_thread(read_text, name)
             results += await asyncio.to_thread(manifestdir.apply, text, name, directory)
         except ManifestError as exc:
             problems.extend(str(exc).splitlines())
@@ -377,217 +371,12 @@ async def cmd_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_get(args: argparse.Namespace) -> int:
-    if args.resource in EVENTS:
-        return await _get_events(args)
-    if args.for_object:
-        raise CommandError("--for applies to events: kubeletlite get events --for pod/NAME")
-    matches = _selector(args.selector)
-    node = socket.gethostname()
-
-    async with _runtime(args) as runtime:
-        store = StateStore(args.state_dir)
-
-        async def listing() -> list[podinfo.PodInfo]:
-            only = None if args.all_namespaces else args.namespace
-            pods = await podinfo.list_pods(runtime, store, only)
-            return [
-                p
-                for p in pods
-                if (not args.names or p.name in args.names) and matches(podobject.labels(p))
-            ]
-
-        pods = await listing()
-        missing = [n for n in args.names if n not in {p.name for p in pods}]
-        _print_pods(args, pods, node, header=True)
-        if not pods and not args.names and not args.watch:
-            where = "any" if args.all_namespaces else args.namespace
-            print(f"No resources found in {where} namespace.", file=sys.stderr)
-        if missing:
-            lines = [await _not_found(store, "pods", n, args.namespace, runtime) for n in missing]
-            raise CommandError("\n".join(lines))
-        if args.watch:
-            await _watch_pods(args, listing, pods, node)
-    return 0
-
-
-def _print_pods(
-    args: argparse.Namespace, pods: list[podinfo.PodInfo], node: str, header: bool
-) -> None:
-    single = len(args.names) == 1 and len(pods) == 1 and not args.watch
-    match args.output:
-        case "json" | "yaml":
-            if single:
-                document = podobject.pod_object(pods[0], node)
-            elif header:
-                document = podobject.pod_list(pods, node)
-            else:
-                for pod in pods:
-                    _dump(podobject.pod_object(pod, node), args.output)
-                return
-            _dump(document, args.output)
-        case "name":
-            for pod in pods:
-                print(f"pod/{pod.name}")
-        case _:
-            if pods:
-                print(
-                    views.pods_table(
-                        pods,
-                        time.time_ns(),
-                        args.all_namespaces,
-                        wide=args.output == "wide",
-                        show_labels=args.show_labels,
-                        node=node,
-                        header=header,
-                    )
-                )
-    sys.stdout.flush()
-
-
-def _dump(document: dict[str, Any], output: str) -> None:
-    if output == "json":
-        print(json.dumps(document, indent=4))
-    else:
-        print(yaml.safe_dump(document, sort_keys=True, default_flow_style=False), end="")
-
-
-async def _watch_pods(
-    args: argparse.Namespace,
-    listing: Callable[[], Coroutine[Any, Any, list[podinfo.PodInfo]]],
-    pods: list[podinfo.PodInfo],
-    node: str,
-) -> None:
-    """Print a pod again whenever what the output shows of it changes, until interrupted."""
-
-    def shown(pod: podinfo.PodInfo) -> str:
-        if args.output in ("json", "yaml"):
-            return json.dumps(podobject.pod_object(pod, node), sort_keys=True)
-        row = views.pod_row(pod, 0, args.all_namespaces, show_labels=args.show_labels)
-        return "\x00".join(row[:-1] if not args.all_namespaces else row)
-
-    seen = {p.uid: p for p in pods}
-    last = {p.uid: shown(p) for p in pods}
-    while True:
-        await asyncio.sleep(WATCH_PERIOD)
-        current = await listing()
-        changed = [p for p in current if last.get(p.uid) != shown(p)]
-        # A pod gone is printed once more as it was last seen, terminating (as kubectl
-        # prints the object of a DELETED watch event).
-        uids = {p.uid for p in current}
-        gone = [
-            dataclasses.replace(p, terminating=True) for p in seen.values() if p.uid not in uids
-        ]
-        seen = {p.uid: p for p in current}
-        last = {p.uid: shown(p) for p in current}
-        if changed or gone:
-            _print_pods(args, changed + gone, node, header=False)
-
-
-async def _get_events(args: argparse.Namespace) -> int:
-    if args.names or args.selector or args.show_labels or args.output not in (None, "json", "yaml"):
-        raise CommandError("get events takes -n, -A, --for pod/NAME, -w and -o json|yaml")
-    only = _for_pod(args.for_object) if args.for_object else None
-    store = StateStore(args.state_dir)
-
-    def collect() -> list[tuple[str, str, str, Event]]:
-        rows = []
-        for record in store.records():
-            meta = record.meta()
-            namespace, name = meta.get("namespace", ""), meta.get("name", "")
-            if not args.all_namespaces and namespace != args.namespace:
-                continue
-            if only is not None and name != only:
-                continue
-            rows += [(namespace, name, str(meta.get("uid", "")), e) for e in record.events()]
-        return sorted(rows, key=lambda row: row[3].time_ns)
-
-    rows = await asyncio.to_thread(collect)
-    if not rows and not args.watch and args.output is None:
-        where = "any" if args.all_namespaces else args.namespace
-        print(f"No resources found in {where} namespace.", file=sys.stderr)
-    _print_events(args, rows, header=True)
-    seen = {_event_key(row) for row in rows}
-    while args.watch:
-        await asyncio.sleep(WATCH_PERIOD)
-        fresh = [row for row in await asyncio.to_thread(collect) if _event_key(row) not in seen]
-        seen.update(_event_key(row) for row in fresh)
-        _print_events(args, fresh, header=False)
-    return 0
-
-
-def _event_key(row: tuple[str, str, str, Event]) -> tuple[str, int, str]:
-    return row[2], row[3].time_ns, row[3].reason
-
-
-def _print_events(
-    args: argparse.Namespace, rows: list[tuple[str, str, str, Event]], header: bool
-) -> None:
-    if args.output is not None:
-        documents = [_event_object(*row) for row in rows]
-        if header and not args.watch:
-            _dump(
-                {
-                    "apiVersion": "v1",
-                    "items": documents,
-                    "kind": "List",
-                    "metadata": {"resourceVersion": ""},
-                },
-                args.output,
-            )
-        else:
-            for document in documents:
-                _dump(document, args.output)
-    elif rows:
-        table = [(namespace, name, event) for namespace, name, _uid, event in rows]
-        print(views.events_table(table, time.time_ns(), args.all_namespaces, header=header))
-    sys.stdout.flush()
-
-
-def _event_object(namespace: str, pod: str, uid: str, event: Event) -> dict[str, Any]:
-    """A v1.Event as the kubelet would post it."""
-    involved: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "name": pod,
-        "namespace": namespace,
-        "uid": uid,
-    }
-    if event.container:
-        involved["fieldPath"] = f"spec.containers{{{event.container}}}"
-    when = kubetime.rfc3339(event.time_ns)
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {
-            "name": f"{pod}.{event.time_ns:x}",
-            "namespace": namespace,
-            "creationTimestamp": when,
-        },
-        "involvedObject": involved,
-        "reason": event.reason,
-        "message": event.message,
-        "type": event.type,
-        "count": 1,
-        "firstTimestamp": when,
-        "lastTimestamp": when,
-        "source": {"component": "kubelet-lite", "host": socket.gethostname()},
-    }
-
-
-def _for_pod(text: str) -> str:
-    kind, _, name = text.partition("/")
-    if kind not in POD or not name:
-        raise CommandError(f"--for {text}: use pod/NAME")
-    return name
-
-
 async def cmd_describe(args: argparse.Namespace) -> int:
-    async with _runtime(args) as runtime:
+    async with runtime_client(args) as runtime:
         store = StateStore(args.state_dir)
         pod = await podinfo.find_pod(runtime, store, args.namespace, args.name)
         if pod is None:
-            raise CommandError(await _not_found(store, "pods", args.name, args.namespace, runtime))
+            raise CommandError(await not_found(store, "pods", args.name, args.namespace, runtime))
     print(views.describe(pod, time.time_ns()))
     return 0
 
@@ -597,7 +386,7 @@ async def cmd_timeline(args: argparse.Namespace) -> int:
     store = StateStore(args.state_dir)
     records = await asyncio.to_thread(store.find, args.namespace, args.pod)
     if not records:
-        raise CommandError(await _not_found(store, "pods", args.pod, args.namespace))
+        raise CommandError(await not_found(store, "pods", args.pod, args.namespace))
     record = records[0]
     marks, meta = await asyncio.to_thread(lambda: (record.marks(), record.meta()))
     # A pod still supervised has bars still open: they end now. A deleted one's end where
@@ -619,266 +408,20 @@ async def cmd_completion(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_logs(args: argparse.Namespace) -> int:
-    since_ns = _since(args)
-    if args.all_containers and args.container:
-        raise CommandError("--all-containers and -c cannot be used together")
-    async with _runtime(args) as runtime:
-        store = StateStore(args.state_dir)
-        pod = await podinfo.find_pod(runtime, store, args.namespace, args.pod)
-        if pod is None or not pod.sandbox_id:
-            raise CommandError(await _not_found(store, "pods", args.pod, args.namespace, runtime))
-        containers = (
-            pod.containers if args.all_containers else [_pick_container(pod, args.container)]
-        )
-        prefix = args.prefix or args.all_containers
-        sources = [_log_source(pod, c, args.previous) for c in containers]
-        async with asyncio.TaskGroup() as group:
-            for container, path in sources:
-                label = f"[pod/{pod.name}/{container.name}] " if prefix else ""
-                if args.follow:
-                    group.create_task(
-                        _follow(
-                            runtime,
-                            container=container,
-                            path=path,
-                            args=args,
-                            since_ns=since_ns,
-                            label=label,
-                        )
-                    )
-                else:
-                    lines, _end = await asyncio.to_thread(podlogs.read_complete, path)
-                    for line in podlogs.select(lines, since_ns, args.tail):
-                        _write(line, args.timestamps, label)
-    return 0
-
-
-def _log_source(
-    pod: podinfo.PodInfo, container: podinfo.ContainerInfo, previous: bool
-) -> tuple[podinfo.ContainerInfo, str]:
-    target = container.previous if previous else container
-    if target is None:
-        raise CommandError(
-            f'previous terminated container "{container.name}" in pod "{pod.name}" not found'
-        )
-    if not target.log_path:
-        raise CommandError(f'container "{container.name}" in pod "{pod.name}" has no log yet')
-    return target, target.log_path
-
-
-def _since(args: argparse.Namespace) -> int:
-    if args.since and args.since_time:
-        raise CommandError("--since and --since-time cannot be used together")
-    try:
-        if args.since:
-            return time.time_ns() - kubetime.parse_duration(args.since)
-        if args.since_time:
-            return kubetime.parse_rfc3339(args.since_time)
-    except ValueError as exc:
-        flag = "--since" if args.since else "--since-time"
-        raise CommandError(f"{flag}: {exc}") from exc
-    return 0
-
-
-async def cmd_delete(args: argparse.Namespace) -> int:
-    grace = _grace(args)
-    targets = await asyncio.to_thread(_delete_targets, args)
-    if not args.wait:
-        return await _delete_detached(args, targets, grace)
-    settings = AgentSettings(
-        args.runtime_endpoint, args.state_dir, DEFAULT_POD_LOGS_DIR, AgentOptions()
-    )
-    problems: list[str] = []
-    async with Agent(settings) as agent:
-
-        async def one(namespace: str, name: str) -> None:
-            try:
-                await agent.delete(namespace, name, grace)
-            except LookupError:
-                problems.append(
-                    await _not_found(agent.store, "pods", name, namespace, agent.runtime)
-                )
-                return
-            print(f'pod "{name}" deleted')
-            sys.stdout.flush()
-
-        async with asyncio.TaskGroup() as group:
-            for namespace, name in targets:
-                group.create_task(one(namespace, name))
-    if problems:
-        raise CommandError("\n".join(problems))
-    return 0
-
-
-def _grace(args: argparse.Namespace) -> int | None:
-    if args.now and args.grace_period >= 0:
-        raise CommandError("--now and --grace-period cannot be specified together")
-    if args.now:
-        return 1
-    if args.force:
-        if args.grace_period > 0:
-            raise CommandError("--force with --grace-period above 0: leave one of them out")
-        print(
-            "Warning: Immediate deletion does not wait for preStop hooks or a grace period.",
-            file=sys.stderr,
-        )
-        return 0
-    return args.grace_period if args.grace_period >= 0 else None
-
-
-def _delete_targets(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """(namespace, name) of each pod named on the line or in the files of -f."""
-    if args.filename and args.targets:
-        raise CommandError("give either pod names or -f FILE, not both")
-    if args.filename:
-        return [(p.pod.namespace, p.pod.name) for p in _load(args.filename)]
-    words = list(args.targets)
-    if not words:
-        raise CommandError("name the pods to delete: delete pod NAME..., or delete -f FILE")
-    names: list[str] = []
-    if words[0] in POD:
-        names = words[1:]
-        if not names:
-            raise CommandError("name the pods to delete: delete pod NAME...")
-    else:
-        for word in words:
-            kind, slash, name = word.partition("/")
-            if not slash or kind not in POD or not name:
-                raise CommandError(
-                    f'unknown resource "{word}": kubelet-lite deletes pods (pod NAME or pod/NAME)'
-                )
-            names.append(name)
-    return [(args.namespace, name) for name in dict.fromkeys(names)]
-
-
-async def _delete_detached(
-    args: argparse.Namespace, targets: list[tuple[str, str]], grace: int | None
-) -> int:
-    """--wait=false: check the pods exist, hand each deletion to a process of its own."""
-    problems: list[str] = []
-    async with _runtime(args) as runtime:
-        store = StateStore(args.state_dir)
-        live = {(p.namespace, p.name) for p in await podinfo.list_pods(runtime, store)}
-    for namespace, name in targets:
-        if (namespace, name) not in live:
-            problems.append(await _not_found(store, "pods", name, namespace))
-            continue
-        command = [
-            sys.executable, "-m", "kubeletlite",
-            "--runtime-endpoint", args.runtime_endpoint,
-            "--state-dir", str(args.state_dir),
-            "--log-level", args.log_level,
-            "-n", namespace,
-            "delete", "pod", name,
-            "--grace-period", str(-1 if grace is None else grace),
-        ]  # fmt: skip
-        await asyncio.to_thread(_spawn_detached, command)
-        print(f'pod "{name}" deleted')
-    if problems:
-        raise CommandError("\n".join(problems))
-    return 0
-
-
-def _spawn_detached(command: list[str]) -> None:
-    """Its own session: it outlives this command and a Ctrl-C of the terminal."""
-    subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "run": cmd_run,
     "serve": cmd_serve,
     "apply": cmd_apply,
-    "get": cmd_get,
+    "get": get_command.cmd_get,
     "describe": cmd_describe,
-    "logs": cmd_logs,
-    "delete": cmd_delete,
+    "logs": logs_command.cmd_logs,
+    "delete": delete_command.cmd_delete,
     "timeline": cmd_timeline,
     "completion": cmd_completion,
 }
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _load(filenames: Sequence[str]) -> list[LoadedPod]:
-    pods: list[LoadedPod] = []
-    problems: list[str] = []
-    for name in filenames:
-        try:
-            loaded, warnings = (
-                load_text(sys.stdin.read(), "<stdin>") if name == "-" else load_file(Path(name))
-            )
-        except ManifestError as exc:
-            problems.extend(str(exc).splitlines())
-            continue
-        except OSError as exc:
-            problems.append(f"{name}: {exc.strerror}")
-            continue
-        for warning in warnings:
-            print(f"Warning: {warning}", file=sys.stderr)
-        pods.extend(loaded)
-    if problems:
-        raise CommandError("\n".join(problems))
-    return pods
-
-
-def _read_text(name: str) -> str:
-    return sys.stdin.read() if name == "-" else Path(name).read_text()
-
-
-def _selector(text: str | None) -> selector.Requirement:
-    if not text:
-        return lambda _labels: True
-    try:
-        return selector.parse(text)
-    except selector.SelectorError as exc:
-        raise CommandError(f"-l: {exc}") from exc
-
-
-@contextlib.asynccontextmanager
-async def _runtime(args: argparse.Namespace) -> AsyncIterator[RuntimeClient]:
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
-        yield runtime
-
-
-async def _not_found(
-    store: StateStore,
-    kind: str,
-    name: str,
-    namespace: str,
-    runtime: RuntimeClient | None = None,
-) -> str:
-    """kubectl's not-found line, plus where a pod of that name does exist (in the runtime,
-    or in the state directory's records of live pods)."""
-    found = set(await asyncio.to_thread(_namespaces_with, store, name, namespace))
-    if runtime is not None:
-        sandboxes = await runtime.list_pod_sandboxes(
-            {criconfig.MANAGED: "true", criconfig.POD_NAME: name}
-        )
-        found |= {s.metadata.namespace for s in sandboxes if s.metadata.namespace != namespace}
-    elsewhere = sorted(found)
-    message = f'{kind} "{name}" not found in namespace "{namespace}"'
-    if elsewhere:
-        quoted = ", ".join(f'"{n}"' for n in elsewhere)
-        return f"{message}; it exists in namespace {quoted} (add -n {elsewhere[0]})"
-    return message
-
-
-def _namespaces_with(store: StateStore, name: str, namespace: str) -> list[str]:
-    found = set()
-    for record in store.records():
-        meta = record.meta()
-        other = meta.get("name") == name and meta.get("namespace") != namespace
-        if other and not meta.get("deleted_ns"):
-            found.add(str(meta.get("namespace")))
-    return sorted(found)
 
 
 async def _check_runtime(runtime: RuntimeClient) -> None:
@@ -928,54 +471,6 @@ def _metrics(address: str) -> Iterator[None]:
         yield
     finally:
         server.shutdown()
-
-
-def _pick_container(pod: podinfo.PodInfo, name: str | None) -> podinfo.ContainerInfo:
-    names = [c.name for c in pod.containers]
-    if name is None:
-        if len(pod.containers) != 1:
-            raise CommandError(
-                f"a container name must be specified for pod {pod.name}, "
-                f"choose one of: [{' '.join(names)}]"
-            )
-        return pod.containers[0]
-    for container in pod.containers:
-        if container.name == name:
-            return container
-    raise CommandError(
-        f"container {name} is not valid for pod {pod.name}; choose one of: [{' '.join(names)}]"
-    )
-
-
-async def _follow(
-    runtime: RuntimeClient,
-    *,
-    container: podinfo.ContainerInfo,
-    path: str,
-    args: argparse.Namespace,
-    since_ns: int,
-    label: str,
-) -> None:
-    """What is there (filtered by --since and --tail), then each new line until it exits."""
-
-    async def running() -> bool:
-        try:
-            status = await runtime.container_status(container.container_id)
-        except RuntimeCallError:
-            return False
-        return status.state == cri.CONTAINER_RUNNING
-
-    lines, end = await asyncio.to_thread(podlogs.read_complete, path)
-    for line in podlogs.select(lines, since_ns, args.tail):
-        _write(line, args.timestamps, label)
-    async for line in podlogs.follow(path, running, offset=end):
-        _write(line, args.timestamps, label)
-
-
-def _write(line: podlogs.LogLine, timestamps: bool, label: str = "") -> None:
-    prefix = label.encode() + (line.timestamp.encode() + b" " if timestamps else b"")
-    sys.stdout.buffer.write(prefix + line.text + b"\n")
-    sys.stdout.buffer.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from kubeletlite import cli, cliflags, completion
+from kubeletlite.commands import delete as delete_command
+from kubeletlite.commands.common import CommandError
 from kubeletlite.store import StateStore
 
 
@@ -119,7 +121,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_delete_targets(argv: list[str], targets: list[tuple[str, str]]) -> None:
     args = parse("-n", "ns", "delete", *argv)
-    assert cli._delete_targets(args) == targets  # type: ignore[arg-type]
+    assert delete_command.named_pods(args) == targets  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -131,8 +133,8 @@ def test_delete_targets(argv: list[str], targets: list[tuple[str, str]]) -> None
     ],
 )
 def test_delete_refuses(argv: list[str], message: str) -> None:
-    with pytest.raises(cli.CommandError, match=message):
-        cli._delete_targets(parse(*argv))  # type: ignore[arg-type]
+    with pytest.raises(CommandError, match=message):
+        delete_command.named_pods(parse(*argv))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -140,12 +142,12 @@ def test_delete_refuses(argv: list[str], message: str) -> None:
     [([], None), (["--grace-period", "5"], 5), (["--now"], 1), (["--force"], 0)],
 )
 def test_grace_period_flags(argv: list[str], grace: int | None) -> None:
-    assert cli._grace(parse("delete", "pod", "a", *argv)) == grace  # type: ignore[arg-type]
+    assert delete_command.grace_seconds(parse("delete", "pod", "a", *argv)) == grace  # type: ignore[arg-type]
 
 
 def test_now_and_grace_period_conflict() -> None:
-    with pytest.raises(cli.CommandError, match="cannot be specified together"):
-        cli._grace(parse("delete", "pod", "a", "--now", "--grace-period", "3"))  # type: ignore[arg-type]
+    with pytest.raises(CommandError, match="cannot be specified together"):
+        delete_command.grace_seconds(parse("delete", "pod", "a", "--now", "--grace-period", "3"))  # type: ignore[arg-type]
 
 
 def test_completion_scripts_name_the_commands_and_the_pod_helper() -> None:
