@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import watchfiles
 
+from kubeletlite.kubetime import parse_rfc3339
+
 FOLLOW_POLL_SECONDS = 1.0
 
 
@@ -49,10 +51,40 @@ def read_all(path: str) -> list[LogLine]:
         return decode(handle)
 
 
-async def follow(path: str, still_running: Callable[[], Awaitable[bool]]) -> AsyncIterator[LogLine]:
-    """Yield lines as they are written, until the container has exited and nothing is left."""
+def read_complete(path: str) -> tuple[list[LogLine], int]:
+    """Blocking: the whole lines of a log file, and the offset after the last one read.
+
+    A file line not yet ended by its newline is left for a follower to read from that offset.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    complete, newline, _rest = data.rpartition(b"\n")
+    body = complete + newline
+    return decode(body.splitlines(keepends=True)), len(body)
+
+
+def select(lines: list[LogLine], since_ns: int, tail: int) -> list[LogLine]:
+    """kubectl's filters: lines from ``since_ns`` on (0: all), then the last ``tail`` (-1: all)."""
+    if since_ns:
+        lines = [line for line in lines if _stamp_ns(line.timestamp) >= since_ns]
+    if tail >= 0:
+        lines = lines[len(lines) - tail :] if tail else []
+    return lines
+
+
+def _stamp_ns(stamp: str) -> int:
+    try:
+        return parse_rfc3339(stamp)
+    except ValueError:
+        return 0
+
+
+async def follow(
+    path: str, still_running: Callable[[], Awaitable[bool]], offset: int = 0
+) -> AsyncIterator[LogLine]:
+    """Yield lines as they are written (from ``offset``), until the container has exited and
+    nothing is left."""
     pending: dict[str, tuple[str, bytes]] = {}
-    offset = 0
     carry = b""
     exited = False
     while True:

@@ -86,7 +86,11 @@ async def test_delete_runs_prestop_then_stop_with_the_rest_of_the_grace_period(
     assert await kubeletlite.sandboxes() == []
     assert not await kubeletlite.containers()
     listed = await kubeletlite.cli("get", "pods", "-n", kubeletlite.namespace)
-    assert listed.stdout.strip() == f"No resources found in {kubeletlite.namespace} namespace."
+    # As kubectl, the notice goes to stderr: stdout (what scripts read) stays empty.
+    assert (listed.stdout, listed.stderr.strip()) == (
+        "",
+        f"No resources found in {kubeletlite.namespace} namespace.",
+    )
     assert await kubeletlite.wait_exit(agent) != 0
     assert f"pod/{kubeletlite.namespace}/graceful Deleted" in kubeletlite.agent_log()
     assert sandbox.id not in {s.id for s in await kubeletlite.sandboxes()}
