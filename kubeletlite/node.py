@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeletlite.backoff import CrashLoopBackOff
-from kubeletlite.cri import RuntimeClient
+from kubeletlite.clock import Clock, SystemClock
 from kubeletlite.criconfig import NodeFacts
 from kubeletlite.hooks import HookRunner
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 DEFAULT_STATE_DIR = "/var/lib/kubelet-lite"
@@ -29,12 +30,13 @@ class AgentOptions:
 
 @dataclass
 class Node:
-    runtime: RuntimeClient
+    runtime: RuntimeAPI
     hooks: HookRunner
     store: StateStore
     facts: NodeFacts
     options: AgentOptions
     backoff: CrashLoopBackOff = field(default_factory=CrashLoopBackOff)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 def read_facts(state_dir: Path, pod_logs_dir: str) -> NodeFacts:

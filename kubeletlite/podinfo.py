@@ -10,8 +10,9 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig
-from kubeletlite.cri import RuntimeClient, newest_sandboxes, recency
+from kubeletlite.cri import newest_sandboxes, recency
 from kubeletlite.recorder import is_supervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import Event, Mark, PodRecord, StateStore
 
 
@@ -53,7 +54,7 @@ class PodInfo:
     marks: list[Mark] = field(default_factory=list)
 
 
-async def list_pods(runtime: RuntimeClient, store: StateStore) -> list[PodInfo]:
+async def list_pods(runtime: RuntimeAPI, store: StateStore) -> list[PodInfo]:
     """Every pod kubelet-lite manages on this node, newest sandbox per pod UID."""
     sandboxes = await runtime.list_pod_sandboxes({criconfig.MANAGED: "true"})
     containers = await runtime.list_containers({criconfig.MANAGED: "true"})
@@ -68,7 +69,7 @@ async def list_pods(runtime: RuntimeClient, store: StateStore) -> list[PodInfo]:
 
 
 async def find_pod(
-    runtime: RuntimeClient, store: StateStore, namespace: str, name: str
+    runtime: RuntimeAPI, store: StateStore, namespace: str, name: str
 ) -> PodInfo | None:
     """The live pod of that name, else the most recent record of a deleted one."""
     live = [
@@ -83,7 +84,7 @@ async def find_pod(
 
 
 async def _pod_info(
-    runtime: RuntimeClient, store: StateStore, sandbox: cri.PodSandbox, listed: list[cri.Container]
+    runtime: RuntimeAPI, store: StateStore, sandbox: cri.PodSandbox, listed: list[cri.Container]
 ) -> PodInfo:
     meta = sandbox.metadata
     record = store.pod(meta.namespace, meta.name, meta.uid)
@@ -138,7 +139,7 @@ def _container_names(sandbox: cri.PodSandbox, listed: list[cri.Container]) -> li
 
 
 async def _container_info(
-    runtime: RuntimeClient, name: str, attempts: list[cri.Container], saved: dict[str, Any]
+    runtime: RuntimeAPI, name: str, attempts: list[cri.Container], saved: dict[str, Any]
 ) -> ContainerInfo:
     info = ContainerInfo(name=name)
     if attempts:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -57,7 +56,7 @@ class PodWorker:
         self._start_tasks: set[asyncio.Task[None]] = set()
         self._published: dict[str, Any] = {}
         self._sandbox_retry_at = 0.0
-        self._began = time.monotonic()
+        self._began = self.node.clock.monotonic()
         self._ready = False
 
     # -- entry points -------------------------------------------------------------------
@@ -129,7 +128,7 @@ class PodWorker:
 
     async def _idle(self) -> None:
         """Wait for the next relist, a finished task, a retry time or a termination request."""
-        now = time.monotonic()
+        now = self.node.clock.monotonic()
         retries = [self._sandbox_retry_at, *(s.retry_at for s in self.slots)]
         delays = [self.node.options.relist_period, *(at - now for at in retries if at > now)]
         with contextlib.suppress(TimeoutError):
@@ -184,7 +183,7 @@ class PodWorker:
                 "FailedMount" if isinstance(exc, volumes.VolumeError) else "FailedCreatePodSandBox"
             )
             await self.recorder.event("Warning", reason, f"Failed to create pod sandbox: {exc}")
-            self._sandbox_retry_at = time.monotonic() + SANDBOX_RETRY_SECONDS
+            self._sandbox_retry_at = self.node.clock.monotonic() + SANDBOX_RETRY_SECONDS
             return
         self.sandbox.pod_ip = status.network.ip
 
@@ -212,7 +211,7 @@ class PodWorker:
                 # The attempt count stays: the next container is a restart.
                 slot.container_id, slot.status, slot.started = "", None, False
                 slot.terminated.set()
-        if time.monotonic() >= self._sandbox_retry_at:
+        if self.node.clock.monotonic() >= self._sandbox_retry_at:
             await self._new_sandbox()
 
     async def _remove_sandbox(self) -> None:
@@ -320,12 +319,12 @@ class PodWorker:
             self._note_ready()
         except RuntimeCallError as exc:
             slot.waiting_reason, slot.waiting_message = "RunContainerError", str(exc)
-            slot.retry_at = time.monotonic() + self.node.options.backoff_initial
+            slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
         finally:
             slot.starting = False
 
     def _due_for_start(self, slot: Slot) -> bool:
-        if slot.starting or time.monotonic() < slot.retry_at:
+        if slot.starting or self.node.clock.monotonic() < slot.retry_at:
             return False
         if slot.status is None:
             return not slot.container_id
@@ -339,7 +338,7 @@ class PodWorker:
         """The kubelet's doBackOff: restart now, or note the wait (and say so once)."""
         assert slot.status is not None
         key = f"{self.pod.uid}_{slot.spec.name}_{m.container_hash(self.pod, slot.spec.name)}"
-        finished, now = slot.status.finished_at / 1e9, time.time()
+        finished, now = slot.status.finished_at / 1e9, self.node.clock.time()
         wait = self.node.backoff.remaining(key, finished, now)
         if wait <= 0:
             self.node.backoff.record_restart(key, finished, now)
@@ -350,7 +349,7 @@ class PodWorker:
             f"back-off {wait:.0f}s restarting failed container={slot.spec.name} "
             f"pod={self.pod.describe()}"
         )
-        slot.retry_at = time.monotonic() + wait
+        slot.retry_at = self.node.clock.monotonic() + wait
         if slot.backoff_reported_for != slot.container_id:
             slot.backoff_reported_for = slot.container_id
             name, pod = slot.spec.name, self.pod.describe()
@@ -399,7 +398,7 @@ class PodWorker:
     def _note_ready(self) -> None:
         if not self._ready and all(s.started for s in self.slots):
             self._ready = True
-            metrics.POD_START_SECONDS.observe(time.monotonic() - self._began)
+            metrics.POD_START_SECONDS.observe(self.node.clock.monotonic() - self._began)
 
     # -- termination --------------------------------------------------------------------
 
