@@ -337,7 +337,7 @@ class PodWorker:
     def _backoff_allows(self, slot: Slot) -> bool:
         """The kubelet's doBackOff: restart now, or note the wait (and say so once)."""
         assert slot.status is not None
-        key = f"{self.pod.uid}_{slot.spec.name}_{m.container_hash(self.pod, slot.spec.name)}"
+        key = self._backoff_key(slot)
         finished, now = slot.status.finished_at / 1e9, self.node.clock.time()
         wait = self.node.backoff.remaining(key, finished, now)
         if wait <= 0:
@@ -356,6 +356,9 @@ class PodWorker:
             message = f"Back-off restarting failed container {name} in pod {pod}"
             self._background(self.recorder.event("Warning", "BackOff", message, slot.spec.name))
         return False
+
+    def _backoff_key(self, slot: Slot) -> str:
+        return f"{self.pod.uid}_{slot.spec.name}_{m.container_hash(self.pod, slot.spec.name)}"
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         assert self._group is not None
@@ -431,6 +434,9 @@ class PodWorker:
         await asyncio.to_thread(
             volumes.remove_pod_directories, self.pod.uid, self.node.facts.pods_root, log_dir
         )
+        for slot in self.slots:
+            # A deleted pod's containers never restart: their back-off is history.
+            self.node.backoff.forget(self._backoff_key(slot))
         self.phase = DELETED
         await self._publish()
         await self.recorder.deleted()
