@@ -77,8 +77,12 @@ def run(main: Coroutine[Any, Any, T], *, limit: float = 3600.0) -> T:
         async with asyncio.timeout(limit):
             return await main
 
-    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
-        return runner.run(bounded())
+    try:
+        with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+            return runner.run(bounded())
+    finally:
+        # As asyncio.run leaves it: no current loop (else the next get_event_loop() makes one).
+        asyncio.set_event_loop(None)
 
 
 class LoopClock:
