@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -27,7 +26,7 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from cricommon import logsetup, metrics
-from kubeletlite import __version__, podinfo, podlogs, views
+from kubeletlite import __version__, podinfo, podlogs, signals, views
 from kubeletlite.agent import Agent, AgentSettings
 from kubeletlite.cri import DEFAULT_ENDPOINT, RuntimeCallError, RuntimeClient
 from kubeletlite.loader import LoadedPod, load_file, load_text
@@ -224,9 +223,9 @@ async def _node_agent(args: argparse.Namespace) -> AsyncIterator[Agent]:
 
 async def cmd_run(args: argparse.Namespace) -> int:
     pods = await asyncio.to_thread(_load, args.filename)
-    stop = _stop_on_signals()
-    async with _node_agent(args) as agent:
-        phases = await agent.run_pods(pods, stop)
+    with signals.stop_on_signals() as stop:
+        async with _node_agent(args) as agent:
+            phases = await agent.run_pods(pods, stop)
     for name, phase in phases.items():
         print(f"pod/{name} {phase}")
     return 0 if all(phase == "Succeeded" for phase in phases.values()) else EXIT_FAILED
@@ -235,9 +234,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def cmd_serve(args: argparse.Namespace) -> int:
     if not args.manifest_dir.is_dir():
         raise CommandError(f"--manifest-dir {args.manifest_dir}: not a directory")
-    stop = _stop_on_signals()
-    async with _node_agent(args) as agent:
-        await agent.serve(args.manifest_dir, stop)
+    with signals.stop_on_signals() as stop:
+        async with _node_agent(args) as agent:
+            await agent.serve(args.manifest_dir, stop)
     return 0
 
 
@@ -340,15 +339,6 @@ async def _check_runtime(runtime: RuntimeClient) -> None:
     )
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """SIGINT/SIGTERM set the returned event: pods are then terminated gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
-
-
 @contextlib.contextmanager
 def _metrics(address: str) -> Iterator[None]:
     if not address:
@@ -405,6 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(COMMANDS[args.command](args))
     except KeyboardInterrupt:
+        return 130
+    except signals.ForcedStop as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 130
     except Exception as exc:
         # What a pod worker raises comes wrapped by its TaskGroup: report it the same way.
