@@ -1,9 +1,10 @@
-"""The daemon's own tasks: a crashed health reporter is logged, the socket probe stays off the loop."""
+"""The daemon's own tasks: a crashed health reporter is logged; the socket probe is off the loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import socket
 import tempfile
 import threading
@@ -80,5 +81,4 @@ async def test_probing_an_existing_socket_does_not_block_the_loop(
     finally:
         release.set()
         await grpc_server.stop(0)
-        path.unlink(missing_ok=True)
-        directory.rmdir()
+        shutil.rmtree(directory, ignore_errors=True)
