@@ -9,11 +9,11 @@ is built from it, and a test checks the README's table against it.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cricommon import metrics
 from shim import __version__
 
 DEFAULT_SOCKET = "/run/cri-shim.sock"
@@ -185,19 +185,10 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         if not getattr(config, name) > 0:  # also rejects NaN
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if config.metrics_address:
-        host, _, port = config.metrics_address.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
-            parser.error("--metrics-address: expected HOST:PORT")
-        # The same rule cricommon.metrics.serve applies, checked before anything starts.
-        if not _is_loopback(host.strip("[]")):
-            parser.error("--metrics-address: HOST must be a loopback IP address")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        try:
+            metrics.check_address(config.metrics_address)
+        except ValueError as exc:
+            parser.error(f"--metrics-address: {exc}")
 
 
 def socket_path(listen: str) -> str:

@@ -6,35 +6,21 @@ and builds protobuf messages, so all of it is table-testable.
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
+from cricommon.criolog import rfc3339_ns
 from shim import imageref, labels
 
 JSON = dict[str, Any]
 
-_DOCKER_TIME = re.compile(
-    r"(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:\d{2})"
-)
-
 
 def docker_time_ns(value: str | None) -> int:
     """Nanoseconds since the epoch for a Docker timestamp; 0 for Go's zero time."""
-    if not value:
-        return 0
-    match = _DOCKER_TIME.fullmatch(value)
-    if match is None:
-        return 0
-    tz = match["tz"].replace("Z", "+00:00")
-    base = datetime.fromisoformat(match["base"] + tz)
-    if base.year <= 1:
-        return 0
-    frac = (match["frac"] or "").ljust(9, "0")[:9]
-    return int(base.timestamp()) * 1_000_000_000 + int(frac)
+    return rfc3339_ns(value)
 
 
 def now_ns() -> int:
