@@ -275,3 +275,88 @@ def test_deleting_a_pod_forgets_its_back_off_entries(tmp_path: Path) -> None:
             return node.backoff.entries()
 
     assert virtualtime.run(main()) == 0
+
+
+def test_crash_loop_back_off_is_capped_by_its_maximum(tmp_path: Path) -> None:
+    runtime = runtime_with(crash=Behaviour(exit_after=1.0, exit_code=1))
+    yaml = pod_yaml("Always", container("crash"))
+    options = AgentOptions(backoff_initial=10.0, backoff_max=40.0)
+
+    async def main() -> None:
+        async with fake_node(runtime, tmp_path, options) as node:
+            worker = worker_for(yaml, node)
+            task = asyncio.create_task(worker.run())
+            await wait_until(lambda: len(runtime.when("started", "crash")) >= 7)
+            worker.request_termination()
+            await task
+
+    virtualtime.run(main())
+    starts, exits = runtime.when("started", "crash"), runtime.when("exited", "crash")
+    waits = [start - exit for exit, start in zip(exits, starts[1:], strict=False)]
+    for wait, expected in zip(waits[1:6], [10, 20, 40, 40, 40], strict=True):
+        assert expected <= wait <= expected + options.relist_period
+
+
+def test_containers_are_killed_in_parallel(tmp_path: Path) -> None:
+    runtime = runtime_with(left=Behaviour(), right=Behaviour())
+    for name in ("left", "right"):
+        runtime.execs[(name, ("drain",))] = ExecScript(takes=20.0)
+    hook = "{preStop: {exec: {command: [drain]}}}"
+    yaml = pod_yaml("Always", container("left", hook) + container("right", hook))
+
+    async def main() -> None:
+        async with fake_node(runtime, tmp_path) as node:
+            worker = worker_for(yaml, node)
+            task = asyncio.create_task(worker.run())
+            await wait_until(lambda: runtime.when("started", "right"))
+            worker.request_termination()
+            await task
+
+    virtualtime.run(main())
+    (left_begin,), (right_begin,) = (
+        runtime.when("exec:drain", "left"),
+        runtime.when("exec:drain", "right"),
+    )
+    assert left_begin == pytest.approx(right_begin)
+    stops = [call.at for call in runtime.calls_to("stop_container")]
+    assert stops == pytest.approx([left_begin + 20, left_begin + 20])
+
+
+def test_a_post_start_sleep_holds_the_next_container_for_its_seconds(tmp_path: Path) -> None:
+    runtime = runtime_with(a=Behaviour(exit_after=60), b=Behaviour(exit_after=60))
+    yaml = pod_yaml("Never", container("a", "{postStart: {sleep: {seconds: 5}}}") + container("b"))
+
+    async def main() -> str:
+        async with fake_node(runtime, tmp_path) as node:
+            return await worker_for(yaml, node).run()
+
+    assert virtualtime.run(main()) == SUCCEEDED
+    (a_started,), (b_created,) = runtime.when("started", "a"), runtime.when("created", "b")
+    assert b_created - a_started == pytest.approx(5.0)
+
+
+def test_a_pre_stop_sleep_ends_when_its_container_exits(tmp_path: Path) -> None:
+    runtime = runtime_with(web=Behaviour(exit_after=None))
+    yaml = pod_yaml("Always", container("web", "{preStop: {sleep: {seconds: 100}}}"), grace=200)
+    relist = 1.0
+
+    async def main() -> float:
+        async with fake_node(runtime, tmp_path, AgentOptions(relist_period=relist)) as node:
+            worker = worker_for(yaml, node)
+            task = asyncio.create_task(worker.run())
+            await wait_until(lambda: runtime.when("started", "web"))
+            worker.request_termination()
+            await asyncio.sleep(3)
+            (web,) = runtime.by_name("web")
+            runtime._exit(web, 0, "Completed")  # its own process ends under the sleep
+            exited = virtualtime.now()
+            await task
+            return exited
+
+    exited = virtualtime.run(main())
+    (stop,) = runtime.calls_to("stop_container")
+    # The sleep noticed within one relist period, not after its 100 s.
+    assert exited <= stop.at <= exited + relist + 0.5
+    (events,) = [path.read_text() for path in (tmp_path / "state").rglob("events.jsonl")]
+    assert "Killing" in events
+    assert "FailedPreStopHook" not in events  # what preStop was for happened

@@ -157,3 +157,25 @@ async def test_a_cancelled_rpc_cancels_its_docker_call_and_others_are_served() -
                 break
             await asyncio.sleep(0.01)
     assert docker.calls_to("inspect_container")[0].outcome == "cancelled"
+
+
+async def test_stop_container_asks_dockerd_for_the_requests_timeout() -> None:
+    docker = fake_docker()
+    async with serving(backend_for(docker)) as (runtime, _images):
+        container_id = await running_container(runtime)
+        await runtime.StopContainer(cri.StopContainerRequest(container_id=container_id, timeout=7))
+        await runtime.StopContainer(cri.StopContainerRequest(container_id=container_id, timeout=7))
+    (stop,) = docker.calls_to("stop_container")  # the second found it stopped: no call
+    assert stop.args == (container_id, 7)
+
+
+async def test_stop_pod_sandbox_kills_leftovers_then_stops_the_infra_gracefully() -> None:
+    docker = fake_docker()
+    async with serving(backend_for(docker)) as (runtime, _images):
+        container_id = await running_container(runtime)
+        (sandbox,) = (await runtime.ListPodSandbox(cri.ListPodSandboxRequest())).items
+        await runtime.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sandbox.id))
+    assert [call.args for call in docker.calls_to("stop_container")] == [
+        (container_id, 0),
+        (sandbox.id, 10),
+    ]
