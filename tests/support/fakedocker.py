@@ -26,21 +26,11 @@ from typing import Any, TypeVar
 from shim.deadline import deadline_for
 from shim.docker import EXEC_OUTPUT_LIMIT, ExecOutput, LogFrame
 from shim.errors import DeadlineExceeded, DockerAPIError
+from tests.support.scripts import ExecScript
 
 JSON = dict[str, Any]
 T = TypeVar("T")
 ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-@dataclass
-class ExecScript:
-    """What one exec'd command does."""
-
-    takes: float = 0.0
-    exit_code: int = 0
-    stdout: bytes = b""
-    stderr: bytes = b""
-    pid: int = 0  # a host pid the shim would kill on timeout (a real process, or 0)
 
 
 @dataclass

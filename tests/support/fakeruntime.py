@@ -21,6 +21,7 @@ import grpc
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite.cri import RuntimeCallError
+from tests.support.scripts import ExecScript
 from tests.support.virtualtime import EPOCH
 
 # The exit code of a container stopped by SIGTERM / SIGKILL.
@@ -35,16 +36,6 @@ class Behaviour:
     exit_code: int = 0
     term_takes: float = 0.0  # seconds between SIGTERM and its exit (SIGKILL at the grace period)
     start_error: str = ""  # StartContainer fails with this message (FAILED_PRECONDITION)
-
-
-@dataclass
-class ExecScript:
-    """What one exec'd command does: how long it runs, how it ends."""
-
-    takes: float = 0.0
-    exit_code: int = 0
-    stdout: bytes = b""
-    stderr: bytes = b""
 
 
 @dataclass

@@ -54,6 +54,29 @@ async def wait_until(predicate, within: float = 600.0) -> None:
             await asyncio.sleep(0.5)
 
 
+def supervise(
+    runtime: FakeRuntime,
+    root: Path,
+    yaml: str,
+    *,
+    options: AgentOptions | None = None,
+    until=None,
+    grace: int | None = None,
+) -> str:
+    """Run the pod's worker in virtual time to its end, or until ``until()``, then delete it."""
+
+    async def main() -> str:
+        async with fake_node(runtime, root, options) as node:
+            worker = worker_for(yaml, node)
+            task = asyncio.create_task(worker.run())
+            if until is not None:
+                await wait_until(until)
+                worker.request_termination(grace)
+            return await task
+
+    return virtualtime.run(main())
+
+
 def test_containers_start_in_order_each_after_the_previous_post_start(tmp_path: Path) -> None:
     runtime = runtime_with(a=Behaviour(exit_after=60), b=Behaviour(exit_after=60))
     runtime.execs[("a", ("setup",))] = ExecScript(takes=5.0)
@@ -62,11 +85,7 @@ def test_containers_start_in_order_each_after_the_previous_post_start(tmp_path: 
         container("a", "{postStart: {exec: {command: [setup]}}}") + container("b"),
     )
 
-    async def main() -> str:
-        async with fake_node(runtime, tmp_path) as node:
-            return await worker_for(yaml, node).run()
-
-    assert virtualtime.run(main()) == SUCCEEDED
+    assert supervise(runtime, tmp_path, yaml) == SUCCEEDED
     (a_started,) = runtime.when("started", "a")
     (hook_began,) = runtime.when("exec:setup", "a")
     (hook_done,) = runtime.when("exec-done:setup", "a")
@@ -86,11 +105,9 @@ def test_parallel_start_does_not_wait_for_post_start(tmp_path: Path) -> None:
         container("a", "{postStart: {exec: {command: [setup]}}}") + container("b"),
     )
 
-    async def main() -> str:
-        async with fake_node(runtime, tmp_path, AgentOptions(parallel_start=True)) as node:
-            return await worker_for(yaml, node).run()
-
-    assert virtualtime.run(main()) == SUCCEEDED
+    assert (
+        supervise(runtime, tmp_path, yaml, options=AgentOptions(parallel_start=True)) == SUCCEEDED
+    )
     (hook_done,) = runtime.when("exec-done:setup", "a")
     (b_started,) = runtime.when("started", "b")
     assert b_started < hook_done
@@ -101,11 +118,7 @@ def test_a_failed_post_start_kills_its_container(tmp_path: Path) -> None:
     runtime.execs[("a", ("setup",))] = ExecScript(takes=1.0, exit_code=3)
     yaml = pod_yaml("Never", container("a", "{postStart: {exec: {command: [setup]}}}"))
 
-    async def main() -> str:
-        async with fake_node(runtime, tmp_path) as node:
-            return await worker_for(yaml, node).run()
-
-    assert virtualtime.run(main()) == FAILED
+    assert supervise(runtime, tmp_path, yaml) == FAILED
     (hook_done,) = runtime.when("exec-done:setup", "a")
     (stopped,) = runtime.when("sigterm", "a")
     assert stopped >= hook_done
@@ -117,15 +130,16 @@ def test_crash_loop_back_off_doubles_from_the_initial_delay(tmp_path: Path) -> N
     yaml = pod_yaml("Always", container("crash"))
     relist = 1.0
 
-    async def main() -> None:
-        async with fake_node(runtime, tmp_path, AgentOptions(relist_period=relist)) as node:
-            worker = worker_for(yaml, node)
-            task = asyncio.create_task(worker.run())
-            await wait_until(lambda: len(runtime.when("started", "crash")) >= 6)
-            worker.request_termination()
-            assert await task == DELETED
-
-    virtualtime.run(main())
+    assert (
+        supervise(
+            runtime,
+            tmp_path,
+            yaml,
+            options=AgentOptions(relist_period=relist),
+            until=lambda: len(runtime.when("started", "crash")) >= 6,
+        )
+        == DELETED
+    )
     starts = runtime.when("started", "crash")
     exits = runtime.when("exited", "crash")
     waits = [start - exit for exit, start in zip(exits, starts[1:], strict=False)]
@@ -139,15 +153,16 @@ def test_on_failure_does_not_restart_a_container_that_succeeded(tmp_path: Path) 
     runtime = runtime_with(ok=Behaviour(exit_after=2.0), bad=Behaviour(exit_after=1.0, exit_code=2))
     yaml = pod_yaml("OnFailure", container("ok") + container("bad"))
 
-    async def main() -> None:
-        async with fake_node(runtime, tmp_path, AgentOptions(backoff_initial=1.0)) as node:
-            worker = worker_for(yaml, node)
-            task = asyncio.create_task(worker.run())
-            await wait_until(lambda: len(runtime.when("started", "bad")) >= 3)
-            worker.request_termination()
-            await task
-
-    virtualtime.run(main())
+    assert (
+        supervise(
+            runtime,
+            tmp_path,
+            yaml,
+            options=AgentOptions(backoff_initial=1.0),
+            until=lambda: len(runtime.when("started", "bad")) >= 3,
+        )
+        == DELETED
+    )
     assert len(runtime.when("started", "ok")) == 1
 
 
@@ -156,15 +171,9 @@ def test_pre_stop_time_is_taken_from_the_grace_period(tmp_path: Path) -> None:
     runtime.execs[("web", ("drain",))] = ExecScript(takes=7.0)
     yaml = pod_yaml("Always", container("web", "{preStop: {exec: {command: [drain]}}}"), grace=30)
 
-    async def main() -> None:
-        async with fake_node(runtime, tmp_path) as node:
-            worker = worker_for(yaml, node)
-            task = asyncio.create_task(worker.run())
-            await wait_until(lambda: runtime.when("started", "web"))
-            worker.request_termination()
-            assert await task == DELETED
-
-    virtualtime.run(main())
+    assert (
+        supervise(runtime, tmp_path, yaml, until=lambda: runtime.when("started", "web")) == DELETED
+    )
     (stop,) = runtime.calls_to("stop_container")
     assert stop.args[1] == 30 - 7
     (hook_done,) = runtime.when("exec-done:drain", "web")
@@ -198,15 +207,10 @@ def test_a_deletion_grace_override_replaces_the_spec_grace(tmp_path: Path) -> No
     runtime = runtime_with(web=Behaviour())
     yaml = pod_yaml("Always", container("web"), grace=30)
 
-    async def main() -> None:
-        async with fake_node(runtime, tmp_path) as node:
-            worker = worker_for(yaml, node)
-            task = asyncio.create_task(worker.run())
-            await wait_until(lambda: runtime.when("started", "web"))
-            worker.request_termination(grace_seconds=5)
-            await task
-
-    virtualtime.run(main())
+    assert (
+        supervise(runtime, tmp_path, yaml, until=lambda: runtime.when("started", "web"), grace=5)
+        == DELETED
+    )
     (stop,) = runtime.calls_to("stop_container")
     assert stop.args[1] == 5
 
@@ -282,15 +286,16 @@ def test_crash_loop_back_off_is_capped_by_its_maximum(tmp_path: Path) -> None:
     yaml = pod_yaml("Always", container("crash"))
     options = AgentOptions(backoff_initial=10.0, backoff_max=40.0)
 
-    async def main() -> None:
-        async with fake_node(runtime, tmp_path, options) as node:
-            worker = worker_for(yaml, node)
-            task = asyncio.create_task(worker.run())
-            await wait_until(lambda: len(runtime.when("started", "crash")) >= 7)
-            worker.request_termination()
-            await task
-
-    virtualtime.run(main())
+    assert (
+        supervise(
+            runtime,
+            tmp_path,
+            yaml,
+            options=options,
+            until=lambda: len(runtime.when("started", "crash")) >= 7,
+        )
+        == DELETED
+    )
     starts, exits = runtime.when("started", "crash"), runtime.when("exited", "crash")
     waits = [start - exit for exit, start in zip(exits, starts[1:], strict=False)]
     for wait, expected in zip(waits[1:6], [10, 20, 40, 40, 40], strict=True):
@@ -304,15 +309,10 @@ def test_containers_are_killed_in_parallel(tmp_path: Path) -> None:
     hook = "{preStop: {exec: {command: [drain]}}}"
     yaml = pod_yaml("Always", container("left", hook) + container("right", hook))
 
-    async def main() -> None:
-        async with fake_node(runtime, tmp_path) as node:
-            worker = worker_for(yaml, node)
-            task = asyncio.create_task(worker.run())
-            await wait_until(lambda: runtime.when("started", "right"))
-            worker.request_termination()
-            await task
-
-    virtualtime.run(main())
+    assert (
+        supervise(runtime, tmp_path, yaml, until=lambda: runtime.when("started", "right"))
+        == DELETED
+    )
     (left_begin,), (right_begin,) = (
         runtime.when("exec:drain", "left"),
         runtime.when("exec:drain", "right"),
@@ -326,11 +326,7 @@ def test_a_post_start_sleep_holds_the_next_container_for_its_seconds(tmp_path: P
     runtime = runtime_with(a=Behaviour(exit_after=60), b=Behaviour(exit_after=60))
     yaml = pod_yaml("Never", container("a", "{postStart: {sleep: {seconds: 5}}}") + container("b"))
 
-    async def main() -> str:
-        async with fake_node(runtime, tmp_path) as node:
-            return await worker_for(yaml, node).run()
-
-    assert virtualtime.run(main()) == SUCCEEDED
+    assert supervise(runtime, tmp_path, yaml) == SUCCEEDED
     (a_started,), (b_created,) = runtime.when("started", "a"), runtime.when("created", "b")
     assert b_created - a_started == pytest.approx(5.0)
 
