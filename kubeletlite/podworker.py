@@ -434,15 +434,19 @@ class PodWorker:
         await asyncio.to_thread(
             volumes.remove_pod_directories, self.pod.uid, self.node.facts.pods_root, log_dir
         )
-        for slot in self.slots:
-            # A deleted pod's containers never restart: their back-off is history.
-            self.node.backoff.forget(self._backoff_key(slot))
+        self._forget_backoff()
         self.phase = DELETED
         await self._publish()
         await self.recorder.deleted()
 
+    def _forget_backoff(self) -> None:
+        """The pod's containers never restart again: their back-off entries are history."""
+        for slot in self.slots:
+            self.node.backoff.forget(self._backoff_key(slot))
+
     async def _finish(self) -> None:
         """Every container is done for good: stop the sandbox, keep containers for their logs."""
+        self._forget_backoff()
         if not self.sandbox.id:
             return
         try:

@@ -356,3 +356,18 @@ def test_a_pre_stop_sleep_ends_when_its_container_exits(tmp_path: Path) -> None:
     (events,) = [path.read_text() for path in (tmp_path / "state").rglob("events.jsonl")]
     assert "Killing" in events
     assert "FailedPreStopHook" not in events  # what preStop was for happened
+
+
+def test_a_completed_pod_forgets_its_back_off_entries(tmp_path: Path) -> None:
+    runtime = runtime_with(flaky=Behaviour(exit_after=1.0, exit_code=1))
+    yaml = pod_yaml("OnFailure", container("flaky"))
+
+    async def main() -> tuple[str, int]:
+        async with fake_node(runtime, tmp_path, AgentOptions(backoff_initial=1.0)) as node:
+            worker = worker_for(yaml, node)
+            task = asyncio.create_task(worker.run())
+            await wait_until(lambda: len(runtime.when("started", "flaky")) >= 3)
+            runtime.behaviours["flaky"] = Behaviour(exit_after=1.0, exit_code=0)
+            return await task, node.backoff.entries()
+
+    assert virtualtime.run(main()) == (SUCCEEDED, 0)
