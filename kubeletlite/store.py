@@ -83,6 +83,10 @@ class PodRecord:
     def meta(self) -> dict[str, Any]:
         return self._read_json("pod.json") or {}
 
+    def is_deleted(self) -> bool:
+        """Whether the pod's supervisor finished deleting it (a torn or absent file: not yet)."""
+        return bool(self.meta().get("deleted_ns"))
+
     def mark_deleted(self) -> None:
         meta = self.meta()
         meta["deleted_ns"] = time.time_ns()
