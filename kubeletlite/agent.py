@@ -29,6 +29,7 @@ from kubeletlite.manifest import ManifestError
 from kubeletlite.node import AgentOptions, Node, load_facts
 from kubeletlite.podworker import PodWorker
 from kubeletlite.recorder import AlreadySupervised, is_supervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import PodRecord, StateStore
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ class AgentSettings:
 
 
 class Agent:
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: AgentSettings, runtime: RuntimeAPI | None = None) -> None:
+        """``runtime``: any CRI runtime (tests pass a fake); by default a gRPC client of
+        ``settings.runtime_endpoint``. The agent closes it."""
         self.settings = settings
-        self.runtime = RuntimeClient(settings.runtime_endpoint)
+        self.runtime: RuntimeAPI = runtime or RuntimeClient(settings.runtime_endpoint)
         self.store = StateStore(settings.state_dir)
         self._http: aiohttp.ClientSession | None = None
         self._node: Node | None = None

@@ -33,6 +33,7 @@ from kubeletlite.loader import LoadedPod, load_file, load_text
 from kubeletlite.manifest import ManifestError
 from kubeletlite.node import DEFAULT_POD_LOGS_DIR, DEFAULT_STATE_DIR, AgentOptions
 from kubeletlite.recorder import AlreadySupervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 EXIT_FAILED = 1
@@ -330,7 +331,7 @@ def _load(filenames: Sequence[str]) -> list[LoadedPod]:
     return pods
 
 
-async def _check_runtime(runtime: RuntimeClient) -> None:
+async def _check_runtime(runtime: RuntimeAPI) -> None:
     version = await runtime.version()
     print(
         f"runtime: {version.runtime_name} {version.runtime_version} via cri-shim {version.version} "

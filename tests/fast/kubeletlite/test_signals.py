@@ -12,7 +12,6 @@ import pytest
 from kubeletlite import loader, signals
 from kubeletlite.agent import Agent, AgentSettings
 from kubeletlite.node import AgentOptions
-from tests.support.fakenode import fake_node
 from tests.support.fakeruntime import Behaviour, ExecScript, FakeRuntime
 
 IMAGE = "127.0.0.1:5000/busybox:1.35"
@@ -44,13 +43,8 @@ async def test_a_second_signal_ends_run_during_a_long_pre_stop(tmp_path: Path) -
 
     async def command() -> dict[str, str]:
         with signals.stop_on_signals() as stop:
-            async with fake_node(runtime, tmp_path) as node:
-                agent = Agent(settings)
-                agent._node = node
-                try:
-                    return await agent.run_pods(pods, stop)
-                finally:
-                    await agent.runtime.close()
+            async with Agent(settings, runtime=runtime) as agent:
+                return await agent.run_pods(pods, stop)
 
     task = asyncio.create_task(command())
     await until(lambda: runtime.when("started", "web"))
