@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubeletlite import store
 from kubeletlite.backoff import CrashLoopBackOff
 from kubeletlite.clock import Clock, SystemClock
 from kubeletlite.criconfig import NodeFacts
@@ -47,7 +48,7 @@ def read_facts(state_dir: Path, pod_logs_dir: str) -> NodeFacts:
         resolv = ""
     return NodeFacts(
         pod_logs_root=pod_logs_dir,
-        pods_root=str(state_dir / "volumes"),
+        pods_root=str(state_dir / store.VOLUMES_DIR),
         memory_capacity_bytes=_memory_capacity(),
         host_resolv_conf=resolv,
     )
