@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -41,6 +40,7 @@ from kubeletlite import (
     completion,
     manifestdir,
     podinfo,
+    signals,
     timeline,
     timeline_svg,
     views,
@@ -58,12 +58,13 @@ from kubeletlite.commands.common import (
     read_text,
     runtime_client,
 )
-from kubeletlite.cri import RuntimeCallError, RuntimeClient
+from kubeletlite.cri import RuntimeCallError
 from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
 from kubeletlite.node import DEFAULT_POD_LOGS_DIR, AgentOptions
 from kubeletlite.pullprogress import PullProgress
 from kubeletlite.recorder import AlreadySupervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 EXIT_FAILED = 1
@@ -332,9 +333,9 @@ async def _node_agent(args: argparse.Namespace) -> AsyncIterator[Agent]:
 
 async def cmd_run(args: argparse.Namespace) -> int:
     pods = await asyncio.to_thread(load_manifests, args.filename)
-    stop = _stop_on_signals()
-    async with _node_agent(args) as agent, _pull_progress(agent.store, pods):
-        phases = await agent.run_pods(pods, stop)
+    with signals.stop_on_signals() as stop:
+        async with _node_agent(args) as agent, _pull_progress(agent.store, pods):
+            phases = await agent.run_pods(pods, stop)
     for name, phase in phases.items():
         print(f"pod/{name} {phase}")
     return 0 if all(phase == "Succeeded" for phase in phases.values()) else EXIT_FAILED
@@ -343,10 +344,10 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def cmd_serve(args: argparse.Namespace) -> int:
     if not args.manifest_dir.is_dir():
         raise CommandError(f"--manifest-dir {args.manifest_dir}: not a directory")
-    stop = _stop_on_signals()
-    async with _node_agent(args) as agent:
-        with manifestdir.registered(args.state_dir, args.manifest_dir):
-            await agent.serve(args.manifest_dir, stop)
+    with signals.stop_on_signals() as stop:
+        async with _node_agent(args) as agent:
+            with manifestdir.registered(args.state_dir, args.manifest_dir):
+                await agent.serve(args.manifest_dir, stop)
     return 0
 
 
@@ -424,7 +425,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
 # -- helpers ---------------------------------------------------------------------------
 
 
-async def _check_runtime(runtime: RuntimeClient) -> None:
+async def _check_runtime(runtime: RuntimeAPI) -> None:
     version = await runtime.version()
     print(
         f"runtime: {version.runtime_name} {version.runtime_version} via cri-shim {version.version} "
@@ -447,15 +448,6 @@ async def _pull_progress(store: StateStore, pods: list[LoadedPod]) -> AsyncItera
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def _stop_on_signals() -> asyncio.Event:
-    """SIGINT/SIGTERM set the returned event: pods are then terminated gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
 
 
 @contextlib.contextmanager
@@ -498,6 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
+    except signals.ForcedStop as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 130
     except Exception as exc:
         # What a pod worker raises comes wrapped by its TaskGroup: report it the same way.
         while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:

@@ -10,8 +10,9 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig
-from kubeletlite.cri import RuntimeCallError, RuntimeClient, newest_sandboxes, recency
+from kubeletlite.cri import RuntimeCallError, newest_sandboxes, recency
 from kubeletlite.recorder import is_supervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import Event, Mark, PodRecord, StateStore
 
 
@@ -55,7 +56,7 @@ class PodInfo:
 
 
 async def list_pods(
-    runtime: RuntimeClient,
+    runtime: RuntimeAPI,
     store: StateStore,
     namespace: str | None = None,
     name: str | None = None,
@@ -81,7 +82,7 @@ async def list_pods(
 
 
 async def find_pod(
-    runtime: RuntimeClient, store: StateStore, namespace: str, name: str
+    runtime: RuntimeAPI, store: StateStore, namespace: str, name: str
 ) -> PodInfo | None:
     """The live pod of that name, else the most recent record of a deleted one."""
     live = await list_pods(runtime, store, namespace, name)
@@ -94,7 +95,7 @@ async def find_pod(
 
 
 async def _pod_info(
-    runtime: RuntimeClient, store: StateStore, sandbox: cri.PodSandbox, listed: list[cri.Container]
+    runtime: RuntimeAPI, store: StateStore, sandbox: cri.PodSandbox, listed: list[cri.Container]
 ) -> PodInfo:
     meta = sandbox.metadata
     record = store.pod(meta.namespace, meta.name, meta.uid)
@@ -159,7 +160,7 @@ def _container_names(sandbox: cri.PodSandbox, listed: list[cri.Container]) -> li
 
 
 async def _container_info(
-    runtime: RuntimeClient, name: str, attempts: list[cri.Container], saved: dict[str, Any]
+    runtime: RuntimeAPI, name: str, attempts: list[cri.Container], saved: dict[str, Any]
 ) -> ContainerInfo:
     info = ContainerInfo(name=name)
     if attempts:

@@ -1,7 +1,8 @@
 """Reading CRI-format container logs back, for `kubeletlite logs`.
 
-Each line of the file is "<timestamp> <stream> <F|P> <text>"; fragments
-tagged P are joined with what follows until an F line ends them.
+Each line of the file is "<timestamp> <stream> <F|P> <text>"
+(``cricommon.criolog`` parses it, as the shim does); fragments tagged P are
+joined with what follows until an F line ends them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import NamedTuple
 
 import watchfiles
 
+from cricommon import criolog
 from kubeletlite.kubetime import parse_rfc3339
 
 FOLLOW_POLL_SECONDS = 1.0
@@ -31,17 +33,14 @@ def decode(
     pending = {} if pending is None else pending
     out: list[LogLine] = []
     for raw in lines:
-        parts = raw.rstrip(b"\n").split(b" ", 3)
-        if len(parts) < 3:
+        line = criolog.parse(raw)
+        if line is None:
+            continue  # not a CRI log line: the same ones the shim's resume skips
+        first_stamp, before = pending.pop(line.stream, (line.timestamp, b""))
+        if line.partial:
+            pending[line.stream] = (first_stamp, before + line.text)
             continue
-        stamp = parts[0].decode("ascii", "replace")
-        stream = parts[1].decode("ascii", "replace")
-        text = parts[3] if len(parts) == 4 else b""
-        first_stamp, before = pending.pop(stream, (stamp, b""))
-        if parts[2] == b"P":
-            pending[stream] = (first_stamp, before + text)
-            continue
-        out.append(LogLine(stream, before + text, first_stamp))
+        out.append(LogLine(line.stream, before + line.text, first_stamp))
     return out
 
 

@@ -17,6 +17,7 @@ from kubeletlite import criconfig, podinfo
 from kubeletlite.cri import RuntimeClient
 from kubeletlite.loader import LoadedPod, load_file, load_text
 from kubeletlite.manifest import ManifestError
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 POD = ("pods", "pod", "po")
@@ -39,7 +40,7 @@ async def not_found(
     kind: str,
     name: str,
     namespace: str,
-    runtime: RuntimeClient | None = None,
+    runtime: RuntimeAPI | None = None,
 ) -> str:
     """kubectl's not-found line, plus where a pod of that name does exist (in the runtime,
     or in the state directory's records of live pods)."""

@@ -10,7 +10,8 @@ import time
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import kubetime, podinfo, podlogs
 from kubeletlite.commands.common import CommandError, not_found, pick_container, runtime_client
-from kubeletlite.cri import RuntimeCallError, RuntimeClient
+from kubeletlite.cri import RuntimeCallError
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 
@@ -77,7 +78,7 @@ def _since(args: argparse.Namespace) -> int:
 
 
 async def _follow(
-    runtime: RuntimeClient,
+    runtime: RuntimeAPI,
     *,
     container: podinfo.ContainerInfo,
     path: str,
