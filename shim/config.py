@@ -35,6 +35,12 @@ class ShimConfig:
     log_level: str = "info"
     log_format: str = "text"
     metrics_address: str = ""
+    streaming_address: str = "127.0.0.1:0"
+    streaming_base_url: str = ""
+    streaming_tls_cert: str = ""
+    streaming_tls_key: str = ""
+    streaming_max_streams: int = 100
+    streaming_idle_timeout: float = 14400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,45 @@ OPTIONS: tuple[Option, ...] = (
         "metrics_address",
         "serve Prometheus metrics on HOST:PORT (loopback only; empty disables)",
     ),
+    Option(
+        "--streaming-address",
+        "CRI_SHIM_STREAMING_ADDRESS",
+        "streaming_address",
+        "HOST:PORT of the Exec/Attach/PortForward server (port 0: any free port); "
+        "off loopback only with TLS",
+    ),
+    Option(
+        "--streaming-base-url",
+        "CRI_SHIM_STREAMING_BASE_URL",
+        "streaming_base_url",
+        "base URL advertised in streaming responses (empty: the address as bound)",
+    ),
+    Option(
+        "--streaming-tls-cert",
+        "CRI_SHIM_STREAMING_TLS_CERT",
+        "streaming_tls_cert",
+        "PEM certificate file: serve streams over TLS (with --streaming-tls-key)",
+    ),
+    Option(
+        "--streaming-tls-key",
+        "CRI_SHIM_STREAMING_TLS_KEY",
+        "streaming_tls_key",
+        "PEM private key file of --streaming-tls-cert",
+    ),
+    Option(
+        "--streaming-max-streams",
+        "CRI_SHIM_STREAMING_MAX_STREAMS",
+        "streaming_max_streams",
+        "concurrent streaming sessions; more are refused with 429",
+        int,
+    ),
+    Option(
+        "--streaming-idle-timeout",
+        "CRI_SHIM_STREAMING_IDLE_TIMEOUT",
+        "streaming_idle_timeout",
+        "seconds a streaming session may pass without traffic before it is closed",
+        float,
+    ),
 )
 
 
@@ -181,7 +226,12 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         parser.error(f"--listen {config.listen!r}: must be an absolute unix socket path")
     if not -1000 <= config.sandbox_oom_score_adj <= 1000:
         parser.error("--sandbox-oom-score-adj: must be between -1000 and 1000")
-    for name in ("docker_timeout", "image_pull_progress_deadline", "shutdown_grace"):
+    for name in (
+        "docker_timeout",
+        "image_pull_progress_deadline",
+        "shutdown_grace",
+        "streaming_idle_timeout",
+    ):
         if not getattr(config, name) > 0:  # also rejects NaN
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if config.metrics_address:
@@ -191,6 +241,36 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         # The same rule cricommon.metrics.serve applies, checked before anything starts.
         if not _is_loopback(host.strip("[]")):
             parser.error("--metrics-address: HOST must be a loopback IP address")
+    _check_streaming(parser, config)
+
+
+def _check_streaming(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
+    try:
+        host, _ = streaming_host_port(config.streaming_address)
+    except ValueError:
+        parser.error("--streaming-address: expected HOST:PORT")
+    if bool(config.streaming_tls_cert) != bool(config.streaming_tls_key):
+        parser.error("--streaming-tls-cert and --streaming-tls-key go together")
+    if not config.streaming_tls_cert and not _is_loopback(host):
+        parser.error(
+            "--streaming-address: a non-loopback address needs TLS "
+            "(--streaming-tls-cert and --streaming-tls-key)"
+        )
+    if config.streaming_max_streams < 1:
+        parser.error("--streaming-max-streams: must be at least 1")
+    if config.streaming_base_url and not config.streaming_base_url.startswith(
+        ("http://", "https://")
+    ):
+        parser.error("--streaming-base-url: must start with http:// or https://")
+
+
+def streaming_host_port(address: str) -> tuple[str, int]:
+    """ "127.0.0.1:0", "[::1]:10010" -> (host, port); ValueError otherwise."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(address)
+    return host, int(port)
 
 
 def _is_loopback(host: str) -> bool:
