@@ -87,5 +87,6 @@ async def connect_loopback(pid: int | None, port: int, within: float = 10.0) -> 
             return sock
         except OSError as exc:  # TimeoutError included
             sock.close()
-            errors.append(f"{host}: {exc.strerror or 'timed out'}")
+            reason = os.strerror(exc.errno) if exc.errno else "timed out"
+            errors.append(f"{host}: {reason}")
     raise ConnectionRefusedError(f"dial tcp port {port}: " + "; ".join(errors))
