@@ -28,7 +28,7 @@ from criapi.runtime.v1 import api_pb2 as cri
 from shim.docker import DockerClient
 from shim.errors import ShimError
 from shim.streaming import portforward, remotecommand, websocket
-from shim.streaming.session import SpdySession, SpdyStream
+from shim.streaming.session import Connection, SpdySession, SpdyStream
 from shim.streaming.tokens import Kind, StreamIssuer
 from shim.streaming.upgrade import UpgradedConnection
 
@@ -134,6 +134,15 @@ class StreamingServer:
     async def _serve(self, kind: Kind, request: web.Request, pending: object) -> web.StreamResponse:
         if isinstance(pending, cri.PortForwardRequest):
             dial, pod = await self._pod_dialer(pending.pod_sandbox_id)
+            if websocket.is_websocket(request) and websocket.wants_spdy_tunnel(request):
+                ws, tunnel = await websocket.open_spdy_tunnel(request)
+                await self._run_spdy(
+                    tunnel,
+                    portforward.PROTOCOL,
+                    lambda session, _protocol: portforward.serve_spdy(session, dial, pod),
+                    portforward.accept_stream,
+                )
+                return ws
             if websocket.is_websocket(request):
                 ports = websocket.port_forward_ports(request)
                 if ports is None:
@@ -187,6 +196,16 @@ class StreamingServer:
             headers={"Connection": "Upgrade", "Upgrade": SPDY_UPGRADE, PROTOCOL_HEADER: protocol},
         )
         await upgraded.prepare(request)
+        await self._run_spdy(conn, protocol, serve, accept)
+        return upgraded
+
+    async def _run_spdy(
+        self,
+        conn: Connection,
+        protocol: str,
+        serve: Callable[[SpdySession, str], Awaitable[None]],
+        accept: Callable[[SpdyStream], bool] | None,
+    ) -> None:
         idle = _IdleConnection(conn)
         session = SpdySession(idle, accept=accept)
         reader = asyncio.create_task(session.run())
@@ -198,7 +217,6 @@ class StreamingServer:
             for task in (reader, watchdog):
                 task.cancel()
             await asyncio.gather(reader, watchdog, return_exceptions=True)
-        return upgraded
 
     async def _websocket_command(
         self, request: web.Request, pending: cri.ExecRequest | cri.AttachRequest
@@ -288,7 +306,7 @@ async def _spdy_command_context(
 class _IdleConnection:
     """A connection that notes when bytes last moved, for the idle timeout."""
 
-    def __init__(self, conn: UpgradedConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._last = asyncio.get_running_loop().time()
 

@@ -5,7 +5,11 @@ Every message starts with its channel: exec/attach use 0 stdin, 1 stdout,
 2n data and 2n+1 error, each starting with the port as little-endian
 uint16. ``base64.`` variants send text: the channel as an ASCII digit, then
 base64. ``v5.channel.k8s.io`` adds the close signal: ``[255, channel]``
-half-closes a channel (how a client ends stdin).
+from the client half-closes a channel (how it ends stdin).
+
+Port forwarding also accepts ``SPDY/3.1+portforward.k8s.io``: SPDY frames
+tunnelled in binary messages, what client-go's WebSocket port-forward dialer
+(``crictl port-forward --transport websocket``) speaks.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import binascii
 import contextlib
 import logging
 import struct
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +35,7 @@ V4 = "v4.channel.k8s.io"
 V4_BASE64 = "v4.base64.channel.k8s.io"
 V1 = "channel.k8s.io"
 V1_BASE64 = "base64.channel.k8s.io"
+SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 EXEC_PROTOCOLS = (V5, V4, V4_BASE64, V1, V1_BASE64)
 PORT_FORWARD_PROTOCOLS = (V4, V4_BASE64, V1)
 
@@ -135,9 +141,9 @@ class _ChannelWriter:
             await self._sock.send(self._channel, data[start : start + MAX_MESSAGE])
 
     async def close(self) -> None:
-        if self._sock.closable and not self._sock.ws.closed:
-            with contextlib.suppress(ConnectionError):
-                await self._sock.ws.send_bytes(bytes([CLOSE_SIGNAL, self._channel]))
+        # The server's side of a channel ends with the connection: client-go's
+        # readers know no close signal (255) from the server.
+        return
 
 
 async def open_exec(
@@ -166,6 +172,57 @@ async def open_exec(
         gone=sock.gone,
     )
     return ws, sock, ctx
+
+
+def wants_spdy_tunnel(request: web.Request) -> bool:
+    return SPDY_TUNNEL in offered(request)
+
+
+class TunnelConnection:
+    """SPDY bytes carried in WebSocket binary messages (the ``session.Connection`` protocol)."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    async def read(self) -> bytes:
+        while True:
+            message = await self._ws.receive()
+            if message.type == aiohttp.WSMsgType.BINARY:
+                if message.data:
+                    return bytes(message.data)
+            elif message.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            ):
+                return b""
+
+    def write(self, data: bytes) -> None:
+        if self._ws.closed:
+            raise ConnectionResetError("websocket closed")
+        task = asyncio.ensure_future(self._ws.send_bytes(data))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        if self._ws.closed:
+            raise ConnectionResetError("websocket closed")
+
+    def close(self) -> None:
+        if not self._ws.closed:
+            task = asyncio.ensure_future(self._ws.close())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+
+async def open_spdy_tunnel(request: web.Request) -> tuple[web.WebSocketResponse, TunnelConnection]:
+    ws = web.WebSocketResponse(protocols=(SPDY_TUNNEL,), max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    return ws, TunnelConnection(ws)
 
 
 def port_forward_ports(request: web.Request) -> list[int] | None:
