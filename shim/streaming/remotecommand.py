@@ -131,11 +131,11 @@ class SizeDecoder:
             if not text:
                 self._buffer = ""
                 return sizes
+            if len(text) > MAX_RESIZE_MESSAGE:
+                raise ValueError("resize message too long")
             try:
                 value, end = self._decoder.raw_decode(text)
-            except json.JSONDecodeError:
-                if len(text) > MAX_RESIZE_MESSAGE:
-                    raise ValueError("resize message too long") from None
+            except ValueError:  # incomplete so far (or garbage, refused once too long)
                 self._buffer = text
                 return sizes
             self._buffer = text[end:]
