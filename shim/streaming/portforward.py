@@ -45,7 +45,11 @@ def accept_stream(stream: SpdyStream) -> bool:
 
 
 async def forward(dial: Dialer, port: int, data: Reader, out: Writer, pod: str) -> str | None:
-    """Connect and copy until both directions end; the error text on failure."""
+    """Connect and copy until the pod's side ends; the error text on failure.
+
+    As in containerd and cri-dockerd, the connection is done when the pod
+    closes it (its answer is complete), whether or not the client still sends.
+    """
     try:
         sock = await dial(port)
     except OSError as exc:
@@ -55,7 +59,7 @@ async def forward(dial: Dialer, port: int, data: Reader, out: Writer, pod: str) 
         upstream = asyncio.create_task(_client_to_pod(loop, data, sock))
         downstream = asyncio.create_task(_pod_to_client(loop, sock, out))
         try:
-            await asyncio.gather(upstream, downstream)
+            await downstream
         finally:
             upstream.cancel()
             downstream.cancel()
