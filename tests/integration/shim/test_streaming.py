@@ -155,20 +155,20 @@ async def test_crictl_attach(shim_daemon, workspace: Workspace) -> None:
     command = [str(tool("crictl")), "--runtime-endpoint", shim_daemon.endpoint]
     command += ["attach", "-i", container_id]
     # dockerd ends an attach when its stdin closes: keep stdin open until the echo is back.
-    attached = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    attached = await asyncio.create_subprocess_exec(
+        *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
     try:
         assert attached.stdin is not None
         assert attached.stdout is not None
         attached.stdin.write(b"a\nb\n")
-        attached.stdin.flush()
-        lines = [await asyncio.to_thread(attached.stdout.readline) for _ in range(2)]
+        await attached.stdin.drain()
+        async with asyncio.timeout(30):
+            lines = [await attached.stdout.readline() for _ in range(2)]
         assert lines == [b"got:a\n", b"got:b\n"]
     finally:
         attached.kill()  # crictl waits out SIGTERM while a stream is open
-        attached.wait(timeout=10)
-        for pipe in (attached.stdin, attached.stdout):
-            if pipe is not None:
-                pipe.close()
+        await attached.wait()
 
 
 @pytest.mark.parametrize("transport", ["spdy", "websocket"])
@@ -186,21 +186,22 @@ async def test_crictl_port_forward_reaches_a_loopback_only_server(
         pod.sandbox_id,
         f"{local}:80",
     ]
-    forwarder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    forwarder = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     try:
         assert forwarder.stdout is not None
-        line = await asyncio.to_thread(forwarder.stdout.readline)
-        while b"Forwarding from" not in line and line:
-            line = await asyncio.to_thread(forwarder.stdout.readline)
+        async with asyncio.timeout(30):
+            line = await forwarder.stdout.readline()
+            while b"Forwarding from" not in line and line:
+                line = await forwarder.stdout.readline()
         assert b"Forwarding from" in line
         for _ in range(2):  # two connections through one session
             body = await asyncio.to_thread(_http_get, f"http://127.0.0.1:{local}/")
             assert body.strip() == PAGE.encode()
     finally:
         forwarder.kill()
-        forwarder.wait(timeout=10)
-        if forwarder.stdout is not None:
-            forwarder.stdout.close()
+        await forwarder.wait()
 
 
 def _http_get(url: str) -> bytes:
