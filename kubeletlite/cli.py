@@ -27,7 +27,7 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from cricommon import logsetup, metrics
-from kubeletlite import __version__, podinfo, podlogs, views
+from kubeletlite import __version__, podinfo, podlogs, streamcommands, views
 from kubeletlite.agent import Agent, AgentSettings
 from kubeletlite.cri import DEFAULT_ENDPOINT, RuntimeCallError, RuntimeClient
 from kubeletlite.loader import LoadedPod, load_file, load_text
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds instead of the pod's terminationGracePeriodSeconds",
     )
     _namespace(delete)
+    streamcommands.register(commands, _namespace)
     return parser
 
 
@@ -303,6 +304,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "describe": cmd_describe,
     "logs": cmd_logs,
     "delete": cmd_delete,
+    "exec": streamcommands.cmd_exec,
+    "attach": streamcommands.cmd_attach,
+    "port-forward": streamcommands.cmd_port_forward,
 }
 
 
@@ -423,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
     """The user-facing message of an expected failure; None for a bug."""
     match exc:
-        case CommandError():
+        case CommandError() | streamcommands.StreamCommandError():
             return str(exc).splitlines()
         case RuntimeCallError():
             reach = " (is the shim running?)" if exc.unreachable else ""
