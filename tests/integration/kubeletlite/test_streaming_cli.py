@@ -29,7 +29,9 @@ spec:
 
 
 # A web server on the pod's loopback only.
-WEB_COMMAND = "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"
+WEB_COMMAND = (
+    "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"
+)
 
 
 async def serve_web(lite: KubeletLite) -> None:
