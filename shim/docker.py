@@ -27,7 +27,7 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 from aiodocker.execs import Exec
-from aiodocker.stream import Stream
+from aiodocker.stream import Message, Stream
 
 from shim.deadline import deadline_for
 from shim.errors import DOCKER_UNREACHABLE, DeadlineExceeded, DockerAPIError
@@ -40,6 +40,9 @@ T = TypeVar("T")
 STOP_MARGIN_SECONDS = 10.0
 # Largest output ExecSync keeps per stream, as cri-dockerd does.
 EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
+
+# Output already buffered from dockerd is sent on as one frame of up to this size.
+HIJACK_BATCH = 256 * 1024
 
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
 # What dockerd can resolve as a container id, id prefix or name. Anything else
@@ -76,13 +79,28 @@ class HijackedStream:
     def __init__(self, stream: Stream, tty: bool) -> None:
         self._stream = stream
         self.tty = tty
+        self._held: Message | None = None  # read ahead, of the other stream
 
     async def read(self) -> tuple[int, bytes] | None:
+        """The next output, with what else of the same stream is already buffered
+        (up to ``HIJACK_BATCH`` bytes): fewer, larger frames for the client."""
         with _translated("read exec output"):
-            message = await self._stream.read_out()
-        if message is None:
-            return None
-        return (1 if self.tty else message.stream), message.data
+            message, self._held = self._held or await self._stream.read_out(), None
+            if message is None:
+                return None
+            stream_id = 1 if self.tty else message.stream
+            chunks, size = [message.data], len(message.data)
+            queue = self._stream._queue
+            while queue is not None and len(queue) and size < HIJACK_BATCH:
+                following = await self._stream.read_out()  # buffered: returns at once
+                if following is None:
+                    break
+                if (1 if self.tty else following.stream) != stream_id:
+                    self._held = following
+                    break
+                chunks.append(following.data)
+                size += len(following.data)
+        return stream_id, b"".join(chunks)
 
     async def write(self, data: bytes) -> None:
         with _translated("write exec input"):
