@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
 import socket
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -22,7 +24,8 @@ from shim.docker import DockerClient
 from shim.streaming.server import StreamingOptions, StreamingServer
 from shim.streaming.tokens import StreamIssuer, TokenCache
 from tests.support import env
-from tests.support.cri import Workspace, eventually, rpc_error
+from tests.support.cri import CriClient, Workspace, eventually, rpc_error
+from tests.support.processes import ShimProcess, short_socket_dir
 from tests.support.spdyclient import SpdyClient, UpgradeRefused
 from tests.support.tools import tool
 
@@ -420,3 +423,35 @@ async def test_shutdown_ends_open_sessions_and_their_processes(
     assert "sleep 4324" not in await processes(workspace, pod.container_id)
     assert server.active_sessions == 0
     await client.close()
+
+
+async def test_sigterm_to_the_daemon_ends_sessions_and_their_processes(
+    workspace: Workspace, pod: Pod, tmp_path: Path
+) -> None:
+    # A second daemon on its own socket: the shim keeps no state, it finds the container in Docker.
+    socket_dir = short_socket_dir()
+    daemon = ShimProcess(
+        socket_dir / "cri.sock", tmp_path / "shim.log", env={"DOCKER_HOST": env.DOCKER_HOST}
+    )
+    await asyncio.to_thread(daemon.start)
+    client = CriClient(daemon.endpoint)
+    try:
+        request = cri.ExecRequest(container_id=pod.container_id, cmd=["sleep", "4326"], stdout=True)
+        url = (await client.runtime.Exec(request)).url
+        session, _ = await SpdyClient.connect(url, [V4])
+        await session.open({"streamType": "error"})
+        await session.open({"streamType": "stdout"})
+
+        async def running() -> bool:
+            return "sleep 4326" in await processes(workspace, pod.container_id)
+
+        await eventually(running)
+        assert await asyncio.to_thread(daemon.stop) == 0
+        await session.wait_closed()
+        assert "sleep 4326" not in await processes(workspace, pod.container_id)
+        await session.close()
+    finally:
+        await client.close()
+        if daemon.process is not None and daemon.process.poll() is None:
+            daemon.kill()
+        shutil.rmtree(socket_dir, ignore_errors=True)
