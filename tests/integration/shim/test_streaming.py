@@ -455,3 +455,37 @@ async def test_sigterm_to_the_daemon_ends_sessions_and_their_processes(
         if daemon.process is not None and daemon.process.poll() is None:
             daemon.kill()
         shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+async def test_sessions_beyond_the_bound_get_429_and_keep_their_token(
+    workspace: Workspace, pod: Pod
+) -> None:
+    issuer = StreamIssuer(TokenCache())
+    docker = DockerClient(env.DOCKER_HOST, 30.0)
+    server = StreamingServer(docker, issuer, StreamingOptions(max_streams=1))
+    await server.start()
+    try:
+        busy = cri.ExecRequest(container_id=pod.container_id, cmd=["sleep", "4327"], stdout=True)
+        first, _ = await SpdyClient.connect(issuer.issue("exec", busy), [V4])
+        await first.open({"streamType": "error"})
+        await first.open({"streamType": "stdout"})
+        quick = cri.ExecRequest(container_id=pod.container_id, cmd=["true"], stdout=True)
+        url = issuer.issue("exec", quick)
+        with pytest.raises(UpgradeRefused) as refused:
+            await SpdyClient.connect(url, [V4])
+        assert refused.value.status == 429
+        first.hang_up()
+        await first.close()
+
+        async def admitted() -> bool:
+            return server.active_sessions == 0
+
+        await eventually(admitted)
+        second, _ = await SpdyClient.connect(url, [V4])  # the refused token is still good
+        error = await second.open({"streamType": "error"})
+        await second.open({"streamType": "stdout"})
+        assert json.loads(await second.read_all(error))["status"] == "Success"
+        await second.close()
+    finally:
+        await server.close()
+        await docker.close()
