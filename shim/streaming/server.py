@@ -147,7 +147,9 @@ class StreamingServer:
                 ports = websocket.port_forward_ports(request)
                 if ports is None:
                     return web.Response(status=400, text='query parameter "port" is required\n')
-                return await websocket.serve_port_forward(request, ports, dial, pod)
+                return await websocket.serve_port_forward(
+                    request, ports, dial, pod, self._options.idle_timeout
+                )
             return await self._spdy(
                 request,
                 (portforward.PROTOCOL,),
@@ -228,12 +230,14 @@ class StreamingServer:
             request, pending.stdin, pending.stdout, pending.stderr, pending.tty
         )
         reader = asyncio.create_task(sock.run())
+        watchdog = asyncio.create_task(sock.close_when_idle(self._options.idle_timeout))
         try:
             await _run_command(self._docker, pending, ctx)
         finally:
             await ws.close()
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            for task in (reader, watchdog):
+                task.cancel()
+            await asyncio.gather(reader, watchdog, return_exceptions=True)
         return ws
 
     async def _pod_dialer(self, sandbox_id: str) -> tuple[portforward.Dialer, str]:

@@ -67,10 +67,12 @@ class ChannelSocket:
         self._inbound: dict[int, asyncio.Queue[bytes]] = {c: asyncio.Queue() for c in readable}
         self.gone = asyncio.Event()
         self._lock = asyncio.Lock()
+        self.last_activity = asyncio.get_running_loop().time()
 
     async def send(self, channel: int, data: bytes) -> None:
         if self.ws.closed:
             raise ConnectionResetError("websocket closed")
+        self.last_activity = asyncio.get_running_loop().time()
         async with self._lock:
             if self.text:
                 await self.ws.send_str(str(channel) + base64.b64encode(data).decode())
@@ -87,6 +89,7 @@ class ChannelSocket:
         """Dispatch the client's messages until it closes; then every reader sees EOF."""
         try:
             async for message in self.ws:
+                self.last_activity = asyncio.get_running_loop().time()
                 if message.type == aiohttp.WSMsgType.BINARY:
                     self._dispatch(message.data)
                 elif message.type == aiohttp.WSMsgType.TEXT:
@@ -116,6 +119,17 @@ class ChannelSocket:
         queue = self._inbound.get(channel)
         if queue is not None and payload:
             queue.put_nowait(payload)
+
+    async def close_when_idle(self, idle_seconds: float) -> None:
+        """Close the WebSocket once nothing moved either way for ``idle_seconds``."""
+        loop = asyncio.get_running_loop()
+        while not self.ws.closed:
+            remaining = self.last_activity + idle_seconds - loop.time()
+            if remaining <= 0:
+                log.info("closing a WebSocket session idle for %.0f s", idle_seconds)
+                await self.ws.close()
+                return
+            await asyncio.sleep(min(remaining, 60.0))
 
 
 class _ChannelReader:
@@ -236,7 +250,7 @@ def port_forward_ports(request: web.Request) -> list[int] | None:
 
 
 async def serve_port_forward(
-    request: web.Request, ports: list[int], dial: Dialer, pod: str
+    request: web.Request, ports: list[int], dial: Dialer, pod: str, idle_seconds: float
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(protocols=PORT_FORWARD_PROTOCOLS, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
@@ -246,6 +260,7 @@ async def serve_port_forward(
         await sock.send(2 * index, prefix)
         await sock.send(2 * index + 1, prefix)
     reader = asyncio.create_task(sock.run())
+    watchdog = asyncio.create_task(sock.close_when_idle(idle_seconds))
 
     async def one(index: int, port: int) -> None:
         message = await forward(dial, port, sock.reader(2 * index), sock.writer(2 * index), pod)
@@ -258,5 +273,6 @@ async def serve_port_forward(
     finally:
         await ws.close()
         reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
+        watchdog.cancel()
+        await asyncio.gather(reader, watchdog, return_exceptions=True)
     return ws

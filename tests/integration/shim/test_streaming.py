@@ -489,3 +489,38 @@ async def test_sessions_beyond_the_bound_get_429_and_keep_their_token(
     finally:
         await server.close()
         await docker.close()
+
+
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+async def test_an_idle_session_is_closed_and_its_process_killed(
+    workspace: Workspace, pod: Pod, transport: str
+) -> None:
+    issuer = StreamIssuer(TokenCache())
+    docker = DockerClient(env.DOCKER_HOST, 30.0)
+    server = StreamingServer(docker, issuer, StreamingOptions(idle_timeout=0.5))
+    await server.start()
+    command = f"sleep 43{28 if transport == 'spdy' else 29}"
+    request = cri.ExecRequest(container_id=pod.container_id, cmd=command.split(), stdout=True)
+    url = issuer.issue("exec", request)
+    try:
+        if transport == "spdy":
+            client, _ = await SpdyClient.connect(url, [V4])
+            await client.open({"streamType": "error"})
+            await client.open({"streamType": "stdout"})
+            await client.wait_closed()  # the server hangs up
+            await client.close()
+        else:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.ws_connect(url, protocols=["v5.channel.k8s.io"]) as ws,
+            ):
+                async for _ in ws:  # until the server closes
+                    pass
+
+        async def gone() -> bool:
+            return command not in await processes(workspace, pod.container_id)
+
+        await eventually(gone)
+    finally:
+        await server.close()
+        await docker.close()
