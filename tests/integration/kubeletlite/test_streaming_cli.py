@@ -9,6 +9,7 @@ import socket
 import subprocess
 
 from tests.integration.kubeletlite.helpers import wait_started
+from tests.support.cri import eventually
 from tests.support.kubeletlite import KubeletLite
 
 WEB = """
@@ -40,6 +41,12 @@ async def serve_web(lite: KubeletLite) -> None:
     await lite.start("serve", "--manifest-dir", str(directory))
     lite.manifest(WEB.replace("__WEB__", WEB_COMMAND), "manifests/web.yaml")
     await wait_started(lite, "web", "web", "echo")
+
+    async def serving() -> bool:
+        probe = await lite.exec("web", "web", "wget", "-q", "-O", "-", "http://127.0.0.1/")
+        return probe.exit_code == 0
+
+    await eventually(serving)  # httpd listens a moment after the container starts
 
 
 async def test_exec_exit_code_stdin_and_errors(kubeletlite: KubeletLite) -> None:

@@ -46,6 +46,12 @@ async def pod(workspace: Workspace) -> Pod:
     sandbox_id, config = await workspace.run_pod(name="stream")
     container = workspace.container_config("web", ["sh", "-c", WEB], stdin=True)
     container_id = await workspace.run_container(sandbox_id, config, container)
+
+    async def serving() -> bool:
+        probe = await workspace.exec(container_id, "wget", "-q", "-O", "-", "http://127.0.0.1/")
+        return probe.exit_code == 0
+
+    await eventually(serving)  # httpd listens a moment after the container starts
     return Pod(sandbox_id, container_id)
 
 
