@@ -41,6 +41,7 @@ from kubeletlite import (
     manifestdir,
     podinfo,
     signals,
+    streamcommands,
     timeline,
     timeline_svg,
     views,
@@ -187,6 +188,7 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
 
     shells = commands.add_parser("completion", help="print a shell completion script")
     shells.add_argument("shell", choices=completion.SHELLS)
+    streamcommands.register(commands, _namespace)
     return parser
 
 
@@ -419,6 +421,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "delete": delete_command.cmd_delete,
     "timeline": cmd_timeline,
     "completion": cmd_completion,
+    "exec": streamcommands.cmd_exec,
+    "attach": streamcommands.cmd_attach,
+    "port-forward": streamcommands.cmd_port_forward,
 }
 
 
@@ -510,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
     """The user-facing message of an expected failure; None for a bug."""
     match exc:
-        case CommandError():
+        case CommandError() | streamcommands.StreamCommandError():
             return str(exc).splitlines()
         case RuntimeCallError() if exc.unreachable:
             return [_unreachable(args.runtime_endpoint, exc)]

@@ -166,6 +166,22 @@ class RuntimeClient:
         async with _call("ExecSync"):
             return await self._runtime.ExecSync(request, timeout=deadline)
 
+    async def stream_url(
+        self, request: cri.ExecRequest | cri.AttachRequest | cri.PortForwardRequest
+    ) -> str:
+        """The streaming URL for an Exec, Attach or PortForward request."""
+        match request:
+            case cri.ExecRequest():
+                async with _call("Exec"):
+                    return str((await self._runtime.Exec(request, timeout=self._timeout)).url)
+            case cri.AttachRequest():
+                async with _call("Attach"):
+                    return str((await self._runtime.Attach(request, timeout=self._timeout)).url)
+            case _:
+                async with _call("PortForward"):
+                    response = await self._runtime.PortForward(request, timeout=self._timeout)
+                    return str(response.url)
+
     # -- images ------------------------------------------------------------------
 
     async def image_status(self, image: str) -> cri.Image | None:

@@ -1,8 +1,8 @@
 """The daemon's life: start in order, serve, and shut down gracefully.
 
 One coroutine, :func:`serve`, owns the event loop's resources through an
-``AsyncExitStack``: the Docker client, the log copiers, the gRPC server and
-its socket, released in reverse order. The first SIGTERM/SIGINT stops
+``AsyncExitStack``: the Docker client, the log copiers, the streaming server, the
+gRPC server and its socket, released in reverse order. The first SIGTERM/SIGINT stops
 accepting calls and gives in-flight ones ``--shutdown-grace`` seconds; a
 second signal cuts that wait short.
 """
@@ -29,6 +29,7 @@ from shim.docker import DockerClient
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.server import SocketInUse, bind, build_server, report_health
+from shim.streaming.server import StreamingOptions, StreamingServer
 
 log = logging.getLogger("shim")
 
@@ -62,6 +63,11 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         logs = LogManager(docker, labels.scope_filters(config.instance))
         stack.push_async_callback(logs.close)
         backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
+        # Closed after the gRPC server stops and before Docker's client: open
+        # sessions end and the processes they exec'd are killed.
+        streaming = StreamingServer(docker, backend.streams, streaming_options(config))
+        stack.push_async_callback(streaming.close)
+        await streaming.start()
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)
         await bind(server, path, config.socket_group)
@@ -83,6 +89,19 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         await health_servicer.enter_graceful_shutdown()
         await _stop_server(server, config.shutdown_grace, shutdown.forced)
     log.info("stopped")
+
+
+def streaming_options(config: ShimConfig) -> StreamingOptions:
+    host, port = shim_config.streaming_host_port(config.streaming_address)
+    return StreamingOptions(
+        host=host,
+        port=port,
+        base_url=config.streaming_base_url,
+        tls_cert=config.streaming_tls_cert,
+        tls_key=config.streaming_tls_key,
+        max_streams=config.streaming_max_streams,
+        idle_timeout=config.streaming_idle_timeout,
+    )
 
 
 async def _stop_server(server: grpc.aio.Server, grace: float, forced: asyncio.Event) -> None:

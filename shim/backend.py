@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shim import labels, naming
@@ -16,6 +16,7 @@ from shim.dockerapi import DockerAPI
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
+from shim.streaming.tokens import StreamIssuer, TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Backend:
     config: ShimConfig
     logs: LogManager
     oom: OomScorePolicy
+    # Exec/Attach/PortForward URLs; the streaming server publishes its base URL here.
+    streams: StreamIssuer = field(default_factory=lambda: StreamIssuer(TokenCache()))
 
     async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
         """Inspect document of a sandbox; NotFound for anything else, even a container."""

@@ -9,6 +9,7 @@ is built from it, and a test checks the README's table against it.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,12 @@ class ShimConfig:
     log_format: str = "text"
     metrics_address: str = ""
     instance: str = ""
+    streaming_address: str = "127.0.0.1:0"
+    streaming_base_url: str = ""
+    streaming_tls_cert: str = ""
+    streaming_tls_key: str = ""
+    streaming_max_streams: int = 100
+    streaming_idle_timeout: float = 14400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,45 @@ OPTIONS: tuple[Option, ...] = (
         "label every sandbox and container with this name and see only those so labelled "
         "(several shims, e.g. one per kubelet, on one dockerd); empty sees everything",
     ),
+    Option(
+        "--streaming-address",
+        "CRI_SHIM_STREAMING_ADDRESS",
+        "streaming_address",
+        "HOST:PORT of the Exec/Attach/PortForward server (port 0: any free port); "
+        "off loopback only with TLS",
+    ),
+    Option(
+        "--streaming-base-url",
+        "CRI_SHIM_STREAMING_BASE_URL",
+        "streaming_base_url",
+        "base URL advertised in streaming responses (empty: the address as bound)",
+    ),
+    Option(
+        "--streaming-tls-cert",
+        "CRI_SHIM_STREAMING_TLS_CERT",
+        "streaming_tls_cert",
+        "PEM certificate file: serve streams over TLS (with --streaming-tls-key)",
+    ),
+    Option(
+        "--streaming-tls-key",
+        "CRI_SHIM_STREAMING_TLS_KEY",
+        "streaming_tls_key",
+        "PEM private key file of --streaming-tls-cert",
+    ),
+    Option(
+        "--streaming-max-streams",
+        "CRI_SHIM_STREAMING_MAX_STREAMS",
+        "streaming_max_streams",
+        "concurrent streaming sessions; more are refused with 429",
+        int,
+    ),
+    Option(
+        "--streaming-idle-timeout",
+        "CRI_SHIM_STREAMING_IDLE_TIMEOUT",
+        "streaming_idle_timeout",
+        "seconds a streaming session may pass without traffic before it is closed",
+        float,
+    ),
 )
 
 
@@ -191,7 +237,12 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         parser.error(f"--listen {config.listen!r}: must be an absolute unix socket path")
     if not -1000 <= config.sandbox_oom_score_adj <= 1000:
         parser.error("--sandbox-oom-score-adj: must be between -1000 and 1000")
-    for name in ("docker_timeout", "image_pull_progress_deadline", "shutdown_grace"):
+    for name in (
+        "docker_timeout",
+        "image_pull_progress_deadline",
+        "shutdown_grace",
+        "streaming_idle_timeout",
+    ):
         if not getattr(config, name) > 0:  # also rejects NaN
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if config.metrics_address:
@@ -200,6 +251,36 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         except ValueError as exc:
             parser.error(f"--metrics-address: {exc}")
     _check_instance(parser, config.instance)
+    _check_streaming(parser, config)
+
+
+def _check_streaming(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
+    try:
+        host, _ = streaming_host_port(config.streaming_address)
+    except ValueError:
+        parser.error("--streaming-address: expected HOST:PORT")
+    if bool(config.streaming_tls_cert) != bool(config.streaming_tls_key):
+        parser.error("--streaming-tls-cert and --streaming-tls-key go together")
+    if not config.streaming_tls_cert and not _is_loopback(host):
+        parser.error(
+            "--streaming-address: a non-loopback address needs TLS "
+            "(--streaming-tls-cert and --streaming-tls-key)"
+        )
+    if config.streaming_max_streams < 1:
+        parser.error("--streaming-max-streams: must be at least 1")
+    if config.streaming_base_url and not config.streaming_base_url.startswith(
+        ("http://", "https://")
+    ):
+        parser.error("--streaming-base-url: must start with http:// or https://")
+
+
+def streaming_host_port(address: str) -> tuple[str, int]:
+    """ "127.0.0.1:0", "[::1]:10010" -> (host, port); ValueError otherwise."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(address)
+    return host, int(port)
 
 
 def _check_instance(parser: argparse.ArgumentParser, instance: str) -> None:
@@ -208,6 +289,13 @@ def _check_instance(parser: argparse.ArgumentParser, instance: str) -> None:
             f"--instance {instance!r}: expected at most 63 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def socket_path(listen: str) -> str:

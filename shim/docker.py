@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
+from aiodocker.execs import Exec
+from aiodocker.stream import Message, Stream
 
 from shim.deadline import deadline_for
 from shim.errors import DOCKER_UNREACHABLE, DeadlineExceeded, DockerAPIError
@@ -38,6 +40,9 @@ T = TypeVar("T")
 STOP_MARGIN_SECONDS = 10.0
 # Largest output ExecSync keeps per stream, as cri-dockerd does.
 EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
+
+# Output already buffered from dockerd is sent on as one frame of up to this size.
+HIJACK_BATCH = 256 * 1024
 
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
 # What dockerd can resolve as a container id, id prefix or name. Anything else
@@ -61,6 +66,59 @@ class LogFrame:
 class ExecOutput:
     stdout: bytes
     stderr: bytes
+
+
+class HijackedStream:
+    """An exec's or attach's upgraded connection: write stdin, read output frames.
+
+    Output comes demultiplexed as (1 stdout | 2 stderr, bytes); with a TTY
+    everything is stdout. ``close_stdin`` half-closes, so the process reads
+    EOF while its output still flows.
+    """
+
+    def __init__(self, stream: Stream, tty: bool) -> None:
+        self._stream = stream
+        self.tty = tty
+        self._held: Message | None = None  # read ahead, of the other stream
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next output, with what else of the same stream is already buffered
+        (up to ``HIJACK_BATCH`` bytes): fewer, larger frames for the client."""
+        with _translated("read exec output"):
+            message, self._held = self._held or await self._stream.read_out(), None
+            if message is None:
+                return None
+            stream_id = 1 if self.tty else message.stream
+            chunks, size = [message.data], len(message.data)
+            queue = self._stream._queue
+            while queue is not None and len(queue) and size < HIJACK_BATCH:
+                following = await self._stream.read_out()  # buffered: returns at once
+                if following is None:
+                    break
+                if (1 if self.tty else following.stream) != stream_id:
+                    self._held = following
+                    break
+                chunks.append(following.data)
+                size += len(following.data)
+        return stream_id, b"".join(chunks)
+
+    async def write(self, data: bytes) -> None:
+        with _translated("write exec input"):
+            await self._stream.write_in(data)
+
+    def close_stdin(self) -> None:
+        transport = self._transport()
+        if transport is not None and transport.can_write_eof() and not transport.is_closing():
+            transport.write_eof()
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+    def _transport(self) -> asyncio.Transport | None:
+        response = self._stream._resp
+        connection = None if response is None else response.connection
+        transport = None if connection is None else connection.transport
+        return transport if isinstance(transport, asyncio.Transport) else None
 
 
 class DockerClient:
@@ -169,12 +227,54 @@ class DockerClient:
 
     # -- exec ---------------------------------------------------------------
 
-    async def exec_create(self, container_id: str, cmd: Sequence[str], tty: bool = False) -> str:
+    async def exec_create(
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        tty: bool = False,
+        *,
+        stdin: bool = False,
+        stdout: bool = True,
+        stderr: bool = True,
+    ) -> str:
         container = self._docker.containers.container(container_id)
         execution = await self._call(
-            "create exec", container.exec(list(cmd), stdout=True, stderr=True, tty=tty)
+            "create exec",
+            container.exec(list(cmd), stdin=stdin, stdout=stdout, stderr=stderr, tty=tty),
         )
         return execution.id
+
+    async def exec_attach(self, exec_id: str, tty: bool) -> HijackedStream:
+        """Start an exec and take over its connection (stdin in, output out)."""
+        stream = Exec(self._docker, exec_id, tty=tty).start(detach=False)
+        return await self._hijack("start exec", stream, tty)
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        await self._call(
+            "resize exec", self._docker.containers.exec(exec_id).resize(h=height, w=width)
+        )
+
+    async def container_attach(
+        self, container_id: str, tty: bool, *, stdin: bool, stdout: bool, stderr: bool
+    ) -> HijackedStream:
+        """Attach to a running container's stdio (no past output)."""
+        container = self._docker.containers.container(container_id)
+        stream = container.attach(stdin=stdin, stdout=stdout, stderr=stderr, logs=False)
+        return await self._hijack("attach", stream, tty)
+
+    async def container_resize(self, container_id: str, height: int, width: int) -> None:
+        container = self._docker.containers.container(container_id)
+        await self._call("resize container", container.resize(h=height, w=width))
+
+    async def _hijack(self, op: str, stream: Stream, tty: bool) -> HijackedStream:
+        # Only the upgrade is bounded by the call deadline; the session lives
+        # as long as its client and process do.
+        try:
+            await self._call(op, stream.__aenter__())
+        except BaseException:
+            await stream.close()
+            raise
+        return HijackedStream(stream, tty)
 
     async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
         """Start an exec and collect its output until it ends or ``deadline`` passes."""

@@ -7,7 +7,7 @@ at a glance.
 from __future__ import annotations
 
 from criapi.runtime.v1 import api_pb2_grpc
-from shim import containers, exec, images, runtime, sandboxes
+from shim import containers, exec, images, runtime, sandboxes, streams
 from shim.backend import Backend
 from shim.rpc import method, unimplemented
 
@@ -39,11 +39,11 @@ class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
     ReopenContainerLog = method("ReopenContainerLog", containers.reopen_container_log)
 
     ExecSync = method("ExecSync", exec.exec_sync)
+    Exec = method("Exec", streams.exec_url)
+    Attach = method("Attach", streams.attach_url)
+    PortForward = method("PortForward", streams.port_forward_url)
 
-    # Not served: streaming sessions, stats, events, checkpoints, sandbox resizing.
-    Exec = unimplemented("Exec")
-    Attach = unimplemented("Attach")
-    PortForward = unimplemented("PortForward")
+    # Not served: stats, events, checkpoints, sandbox resizing.
     ContainerStats = unimplemented("ContainerStats")
     ListContainerStats = unimplemented("ListContainerStats")
     PodSandboxStats = unimplemented("PodSandboxStats")

@@ -104,7 +104,9 @@ async def test_client_errors_name_their_field_and_bugs_are_internal_without_a_cr
         docker.fail["version"] = ValueError("a bug")  # type: ignore[assignment]
         with caplog.at_level(logging.ERROR, logger="shim.rpc"):
             bug = await rpc_error(runtime.Version(cri.VersionRequest()))
-        unserved = await rpc_error(runtime.Attach(cri.AttachRequest()))
+        unserved = await rpc_error(
+            runtime.CheckpointContainer(cri.CheckpointContainerRequest(container_id="x"))
+        )
         # The daemon keeps serving after a bug.
         assert (await runtime.Version(cri.VersionRequest())).runtime_name == "docker"
     assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -113,7 +115,7 @@ async def test_client_errors_name_their_field_and_bugs_are_internal_without_a_cr
     assert "ValueError" in bug.details()
     assert any("Version failed unexpectedly" in r.getMessage() for r in caplog.records)
     assert unserved.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Attach" in unserved.details()
+    assert "CheckpointContainer" in unserved.details()
 
 
 async def test_the_clients_deadline_bounds_the_docker_call() -> None:

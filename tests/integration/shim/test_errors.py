@@ -57,9 +57,6 @@ IDEMPOTENT_RPCS: dict[str, Callable[[CriClient, str], Awaitable[Any]]] = {
 BY_ID_RPCS = {**SANDBOX_RPCS, **CONTAINER_RPCS}
 
 UNIMPLEMENTED: dict[str, Callable[[CriClient], Any]] = {
-    "Exec": lambda c: c.runtime.Exec(pb.ExecRequest(container_id="x", cmd=["true"])),
-    "Attach": lambda c: c.runtime.Attach(pb.AttachRequest(container_id="x")),
-    "PortForward": lambda c: c.runtime.PortForward(pb.PortForwardRequest(pod_sandbox_id="x")),
     "ContainerStats": lambda c: c.runtime.ContainerStats(
         pb.ContainerStatsRequest(container_id="x")
     ),

@@ -35,6 +35,10 @@ def test_defaults():
         ("--log-level", "debug", "error", "debug", "error"),
         ("--log-format", "json", "text", "json", "text"),
         ("--metrics-address", "127.0.0.1:9090", "[::1]:9091", "127.0.0.1:9090", "[::1]:9091"),
+        ("--streaming-address", "127.0.0.1:10010", "[::1]:0", "127.0.0.1:10010", "[::1]:0"),
+        ("--streaming-base-url", "http://a:1", "https://b:2", "http://a:1", "https://b:2"),
+        ("--streaming-max-streams", "5", "7", 5, 7),
+        ("--streaming-idle-timeout", "30", "60.5", 30.0, 60.5),
     ],
 )
 def test_flag_beats_env_beats_default(option, flag_value, env_value, expected_flag, expected_env):
@@ -60,6 +64,12 @@ def test_env_names():
         "CRI_SHIM_LOG_FORMAT",
         "CRI_SHIM_METRICS_ADDRESS",
         "CRI_SHIM_INSTANCE",
+        "CRI_SHIM_STREAMING_ADDRESS",
+        "CRI_SHIM_STREAMING_BASE_URL",
+        "CRI_SHIM_STREAMING_TLS_CERT",
+        "CRI_SHIM_STREAMING_TLS_KEY",
+        "CRI_SHIM_STREAMING_MAX_STREAMS",
+        "CRI_SHIM_STREAMING_IDLE_TIMEOUT",
     }
 
 
@@ -213,3 +223,40 @@ def test_readme_documents_every_option():
 @pytest.mark.parametrize("name", ["", "kubelet-e2e", "A.b_c-1", "x" * 63])
 def test_instance_names(name):
     assert load(["--instance", name]).instance == name
+
+
+def test_streaming_listens_on_loopback_by_default():
+    assert config.streaming_host_port(ShimConfig().streaming_address) == ("127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:10010", "192.0.2.1:10010", "[::]:10010"])
+def test_streaming_off_loopback_needs_tls(address, capsys):
+    with pytest.raises(SystemExit):
+        load(["--streaming-address", address])
+    assert "needs TLS" in capsys.readouterr().err
+    with_tls = load(
+        [
+            "--streaming-address",
+            address,
+            "--streaming-tls-cert",
+            "/etc/c.pem",
+            "--streaming-tls-key",
+            "/etc/k.pem",
+        ]
+    )
+    assert with_tls.streaming_address == address
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--streaming-tls-cert", "/etc/c.pem"],
+        ["--streaming-address", "nonsense"],
+        ["--streaming-max-streams", "0"],
+        ["--streaming-idle-timeout", "0"],
+        ["--streaming-base-url", "ftp://x"],
+    ],
+)
+def test_bad_streaming_options_are_refused(argv):
+    with pytest.raises(SystemExit):
+        load(argv)
