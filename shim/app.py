@@ -27,6 +27,7 @@ from shim.config import ShimConfig
 from shim.docker import DockerClient
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
+from shim.privileged import PrivilegePolicy
 from shim.server import SocketInUse, bind, build_server, report_health
 
 log = logging.getLogger("shim")
@@ -60,7 +61,13 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.push_async_callback(docker.close)
         logs = LogManager(docker)
         stack.push_async_callback(logs.close)
-        backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
+        backend = Backend(
+            docker=docker,
+            config=config,
+            logs=logs,
+            oom=OomScorePolicy(docker),
+            privileges=PrivilegePolicy(docker),
+        )
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)
         bind(server, path, config.socket_group)

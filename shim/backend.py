@@ -16,6 +16,7 @@ from shim.docker import DockerClient
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
+from shim.privileged import PrivilegePolicy
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Backend:
     config: ShimConfig
     logs: LogManager
     oom: OomScorePolicy
+    privileges: PrivilegePolicy
 
     async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
         """Inspect document of a sandbox; NotFound for anything else, even a container."""

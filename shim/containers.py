@@ -40,6 +40,7 @@ async def create_container(
         seccomp=choice,
         oom_score_adj=oom_score,
     )
+    await backend.privileges.apply(body["HostConfig"], backend.config.pod_infra_image)
     meta = sandbox.metadata
     name = naming.container_name(
         config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid

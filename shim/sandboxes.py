@@ -39,6 +39,7 @@ async def run_pod_sandbox(
     body = createspec.sandbox_body(config, record, settings)
     if runtime:
         body["HostConfig"]["Runtime"] = runtime
+    await backend.privileges.apply(body["HostConfig"], infra_image)
     meta = config.metadata
     name = naming.sandbox_name(meta.name, meta.namespace, meta.uid, meta.attempt)
     sandbox_id = await backend.create_named(name, body, lambda stale: _remove(backend, stale))
