@@ -29,6 +29,7 @@ from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
 from shim.server import SocketInUse, bind, build_server, report_health
+from shim.statscollector import StatsCollector
 
 log = logging.getLogger("shim")
 
@@ -67,6 +68,7 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             logs=logs,
             oom=OomScorePolicy(docker),
             privileges=PrivilegePolicy(docker),
+            stats=StatsCollector(docker),
         )
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)

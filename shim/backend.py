@@ -17,6 +17,7 @@ from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
+from shim.statscollector import StatsCollector
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Backend:
     logs: LogManager
     oom: OomScorePolicy
     privileges: PrivilegePolicy
+    stats: StatsCollector
 
     async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
         """Inspect document of a sandbox; NotFound for anything else, even a container."""

@@ -129,6 +129,7 @@ async def remove_container(
         return cri.RemoveContainerResponse()
     await ignore_not_found(lambda: backend.docker.remove_container(inspect["Id"]))
     await backend.logs.forget(inspect["Id"])
+    backend.stats.forget(inspect["Id"])
     return cri.RemoveContainerResponse()
 
 

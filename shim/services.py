@@ -7,7 +7,7 @@ at a glance.
 from __future__ import annotations
 
 from criapi.runtime.v1 import api_pb2_grpc
-from shim import containers, exec, images, runtime, sandboxes
+from shim import containers, exec, images, runtime, sandboxes, stats
 from shim.backend import Backend
 from shim.rpc import method, unimplemented
 
@@ -40,18 +40,19 @@ class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
 
     ExecSync = method("ExecSync", exec.exec_sync)
 
-    # Not served: streaming sessions, stats, events, checkpoints, sandbox resizing.
+    ContainerStats = method("ContainerStats", stats.container_stats)
+    ListContainerStats = method("ListContainerStats", stats.list_container_stats)
+    PodSandboxStats = method("PodSandboxStats", stats.pod_sandbox_stats)
+    ListPodSandboxStats = method("ListPodSandboxStats", stats.list_pod_sandbox_stats)
+    ListMetricDescriptors = method("ListMetricDescriptors", stats.list_metric_descriptors)
+    ListPodSandboxMetrics = method("ListPodSandboxMetrics", stats.list_pod_sandbox_metrics)
+
+    # Not served: streaming sessions, checkpoints, sandbox resizing.
     Exec = unimplemented("Exec")
     Attach = unimplemented("Attach")
     PortForward = unimplemented("PortForward")
-    ContainerStats = unimplemented("ContainerStats")
-    ListContainerStats = unimplemented("ListContainerStats")
-    PodSandboxStats = unimplemented("PodSandboxStats")
-    ListPodSandboxStats = unimplemented("ListPodSandboxStats")
     CheckpointContainer = unimplemented("CheckpointContainer")
     GetContainerEvents = unimplemented("GetContainerEvents")
-    ListMetricDescriptors = unimplemented("ListMetricDescriptors")
-    ListPodSandboxMetrics = unimplemented("ListPodSandboxMetrics")
     UpdatePodSandboxResources = unimplemented("UpdatePodSandboxResources")
 
 
