@@ -25,6 +25,8 @@ from shim import config as shim_config
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient
+from shim.dockerevents import DockerEvents
+from shim.eventhub import ContainerEventHub
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
@@ -62,6 +64,14 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.push_async_callback(docker.close)
         logs = LogManager(docker)
         stack.push_async_callback(logs.close)
+        docker_events = DockerEvents(docker)
+        event_hub = ContainerEventHub(docker)
+        docker_events.add_listener(event_hub)
+        for task in (
+            asyncio.create_task(docker_events.run(), name="docker-events"),
+            asyncio.create_task(event_hub.run(), name="container-events"),
+        ):
+            stack.push_async_callback(_cancel, task)
         backend = Backend(
             docker=docker,
             config=config,
@@ -69,6 +79,7 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             oom=OomScorePolicy(docker),
             privileges=PrivilegePolicy(docker),
             stats=StatsCollector(docker),
+            events=event_hub,
         )
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)
@@ -86,6 +97,7 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             ready.set()
         await shutdown.requested.wait()
         await health_servicer.enter_graceful_shutdown()
+        event_hub.close()
         await _stop_server(server, config.shutdown_grace, shutdown.forced)
     log.info("stopped")
 

@@ -14,6 +14,7 @@ from shim import labels, naming
 from shim.config import ShimConfig
 from shim.docker import DockerClient
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
+from shim.eventhub import ContainerEventHub
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
@@ -34,6 +35,7 @@ class Backend:
     oom: OomScorePolicy
     privileges: PrivilegePolicy
     stats: StatsCollector
+    events: ContainerEventHub
 
     async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
         """Inspect document of a sandbox; NotFound for anything else, even a container."""

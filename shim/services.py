@@ -7,9 +7,9 @@ at a glance.
 from __future__ import annotations
 
 from criapi.runtime.v1 import api_pb2_grpc
-from shim import containers, exec, images, runtime, sandboxes, stats
+from shim import containers, events, exec, images, runtime, sandboxes, stats
 from shim.backend import Backend
-from shim.rpc import method, unimplemented
+from shim.rpc import method, stream_method, unimplemented
 
 
 class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
@@ -47,12 +47,13 @@ class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
     ListMetricDescriptors = method("ListMetricDescriptors", stats.list_metric_descriptors)
     ListPodSandboxMetrics = method("ListPodSandboxMetrics", stats.list_pod_sandbox_metrics)
 
+    GetContainerEvents = stream_method("GetContainerEvents", events.get_container_events)
+
     # Not served: streaming sessions, checkpoints, sandbox resizing.
     Exec = unimplemented("Exec")
     Attach = unimplemented("Attach")
     PortForward = unimplemented("PortForward")
     CheckpointContainer = unimplemented("CheckpointContainer")
-    GetContainerEvents = unimplemented("GetContainerEvents")
     UpdatePodSandboxResources = unimplemented("UpdatePodSandboxResources")
 
 
