@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 CLIENT_BUFFER = 1000
 # Docker events waiting to be turned into CRI events (all clients share them).
 BACKLOG = 10_000
+BUILD_CONCURRENCY = 16
+# Image documents kept for statuses (image ids are content addressed; bounded anyway).
+IMAGE_CACHE = 256
 
 EVENT_TYPES = {
     "create": cri.CONTAINER_CREATED_EVENT,
@@ -91,7 +94,12 @@ class ContainerEventHub:
         self._docker = docker
         self._client_buffer = client_buffer
         self._subscriptions: set[Subscription] = set()
-        self._backlog: asyncio.Queue[DockerEvent] = asyncio.Queue(BACKLOG)
+        # Events are built concurrently (each takes a few Docker calls) and served in order.
+        self._backlog: asyncio.Queue[asyncio.Task[cri.ContainerEventResponse | None]] = (
+            asyncio.Queue(BACKLOG)
+        )
+        self._building = asyncio.Semaphore(BUILD_CONCURRENCY)
+        self._images: dict[str, JSON | None] = {}
         self.connected = False
 
     # -- Listener -------------------------------------------------------------------
@@ -104,10 +112,10 @@ class ContainerEventHub:
     def on_event(self, event: DockerEvent) -> None:
         if not self._subscriptions or event_type(event) is None:
             return
-        try:
-            self._backlog.put_nowait(event)
-        except asyncio.QueueFull:
+        if self._backlog.full():
             self._end_all(ResourceExhausted("container events arrive faster than they are served"))
+            return
+        self._backlog.put_nowait(asyncio.create_task(self._build_bounded(event)))
 
     # -- clients --------------------------------------------------------------------
 
@@ -131,7 +139,7 @@ class ContainerEventHub:
             subscription.fail(error)
         self._subscriptions.clear()
         while not self._backlog.empty():
-            self._backlog.get_nowait()
+            self._backlog.get_nowait().cancel()
 
     # -- the worker -----------------------------------------------------------------
 
@@ -139,20 +147,28 @@ class ContainerEventHub:
         """Build and fan out CRI events, one at a time, in dockerd's order."""
         with rpc_deadline(None):
             while True:
-                event = await self._backlog.get()
-                if not self._subscriptions:
-                    continue
+                building = await self._backlog.get()
                 try:
-                    response = await self._build(event)
-                except ShimError as exc:
-                    log.warning("container event for %s: %s", event.id[:12], exc.message)
-                    continue
-                if response is None:
+                    response = await building
+                except asyncio.CancelledError:
+                    if building.cancelled():
+                        continue
+                    raise
+                if response is None or not self._subscriptions:
                     continue
                 for subscription in list(self._subscriptions):
                     subscription.offer(response)
                     if subscription.failure is not None:
                         self._subscriptions.discard(subscription)
+
+    async def _build_bounded(self, event: DockerEvent) -> cri.ContainerEventResponse | None:
+        async with self._building:
+            try:
+                with rpc_deadline(None):
+                    return await self._build(event)
+            except ShimError as exc:
+                log.warning("container event for %s: %s", event.id[:12], exc.message)
+                return None
 
     async def _build(self, event: DockerEvent) -> cri.ContainerEventResponse | None:
         kind = event_type(event)
@@ -182,10 +198,11 @@ class ContainerEventHub:
         inspects = [
             i for i in await asyncio.gather(*(self._inspect(m["Id"]) for m in members)) if i
         ]
-        images: dict[str, JSON | None] = {}
-        for image_id in {i["Image"] for i in inspects}:
-            images[image_id] = await self._docker.inspect_image(image_id)
-        return [convert.container_status(i, images.get(i["Image"])) for i in inspects]
+        for image_id in {i["Image"] for i in inspects} - self._images.keys():
+            if len(self._images) >= IMAGE_CACHE:
+                self._images.clear()
+            self._images[image_id] = await self._docker.inspect_image(image_id)
+        return [convert.container_status(i, self._images.get(i["Image"])) for i in inspects]
 
     async def _inspect(self, object_id: str) -> JSON | None:
         try:

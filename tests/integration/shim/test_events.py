@@ -55,8 +55,8 @@ async def test_a_container_life_is_streamed_with_its_pod(workspace: Workspace) -
     ]
     assert all(e.pod_sandbox_status.metadata.name == "events" for e in seen)
     assert all(e.created_at > 0 for e in seen)
-    # Statuses are read when the event is served, so only those after the stop are certain.
-    assert all(container_id in {s.id for s in e.containers_statuses} for e in seen[:3])
+    # Statuses are read when the event is served (as upstream runtimes do), so only
+    # what follows the stop is certain: never running again, then gone.
     exited = [s for s in seen[2].containers_statuses if s.id == container_id]
-    assert [s.state for s in exited] == [pb.CONTAINER_EXITED]
+    assert all(s.state == pb.CONTAINER_EXITED for s in exited)
     assert not [s for s in seen[3].containers_statuses if s.id == container_id]
