@@ -28,6 +28,7 @@ from kubeletlite.hooks import HookRunner
 from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
 from kubeletlite.node import AgentOptions, Node, load_facts
+from kubeletlite.pleg import EventedPleg, Pleg, stop_task
 from kubeletlite.podworker import PodWorker
 from kubeletlite.recorder import AlreadySupervised, is_supervised
 from kubeletlite.store import StateStore
@@ -53,12 +54,18 @@ class Agent:
         self.store = StateStore(settings.state_dir)
         self._http: aiohttp.ClientSession | None = None
         self._node: Node | None = None
+        self._pleg_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Agent:
         # Hooks get no client-wide timeout: like the kubelet's, they may take as long as needed.
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         facts = await load_facts(self.settings.state_dir, self.settings.pod_logs_dir)
         options = self.settings.options
+        pleg = Pleg()
+        if options.container_events:
+            evented = EventedPleg(self.runtime)
+            self._pleg_task = asyncio.create_task(evented.run(), name="pleg")
+            pleg = evented
         self._node = Node(
             runtime=self.runtime,
             hooks=HookRunner(self.runtime, self._http),
@@ -66,6 +73,7 @@ class Agent:
             facts=facts,
             options=options,
             backoff=CrashLoopBackOff(initial=options.backoff_initial, maximum=options.backoff_max),
+            pleg=pleg,
         )
         return self
 
@@ -75,6 +83,8 @@ class Agent:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._pleg_task is not None:
+            await stop_task(self._pleg_task)
         if self._http is not None:
             await self._http.close()
         await self.runtime.close()

@@ -76,12 +76,15 @@ def method(name: str, handler: Callable[[Backend, Req], Awaitable[Resp]]) -> Ser
 
 
 def stream_method(
-    name: str, handler: Callable[[Backend, Req], AsyncIterator[Resp]]
+    name: str, handler: Callable[[Backend, Req], Awaitable[AsyncIterator[Resp]]]
 ) -> ServicerMethod:
-    """A servicer method for a server-streaming RPC whose items ``handler`` yields.
+    """A servicer method for a server-streaming RPC.
 
-    No RPC deadline is imposed on the stream itself: it lasts until the
-    client leaves or the handler ends it with an error.
+    ``handler`` sets the stream up (and may refuse it) and returns the
+    iterator of its items; the response headers go out as soon as it is set
+    up, so the client knows its stream is live before the first item. No RPC
+    deadline is imposed on the stream: it lasts until the client leaves or
+    the items end with an error.
     """
 
     async def serve(
@@ -90,7 +93,9 @@ def stream_method(
         started = time.monotonic()
         code = grpc.StatusCode.OK
         try:
-            async for item in handler(servicer.backend, request):
+            items = await handler(servicer.backend, request)
+            await context.send_initial_metadata(())
+            async for item in items:
                 await context.write(item)
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
