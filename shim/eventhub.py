@@ -151,9 +151,12 @@ class ContainerEventHub:
                 try:
                     response = await building
                 except asyncio.CancelledError:
-                    if building.cancelled():
-                        continue
-                    raise
+                    # Only a build that _end_all dropped is skipped; the hub's own
+                    # cancellation (shutdown) ends the loop.
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise
+                    continue
                 if response is None or not self._subscriptions:
                     continue
                 for subscription in list(self._subscriptions):

@@ -113,3 +113,24 @@ async def test_the_subscription_comes_back_after_dockerd_restarts() -> None:
     assert recorder.log == ["up", "start c1", "down"]
     # Back-off grows between failed attempts and starts over after a working stream.
     assert sleeps[0] < 1
+
+
+class SlowDocker:
+    """Answers inspects never: a build in flight when the hub is shut down."""
+
+    async def inspect_container(self, container_id: str) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+
+async def test_the_hub_stops_when_cancelled_mid_build() -> None:
+    hub = ContainerEventHub(cast(DockerClient, SlowDocker()))
+    hub.on_connection(True)
+    hub.subscribe()
+    attributes = {labels.TYPE_KEY: labels.TYPE_SANDBOX}
+    hub.on_event(DockerEvent("container", "start", "s1", 1, attributes))
+    task = asyncio.create_task(hub.run())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+    assert task.cancelled()
