@@ -99,21 +99,21 @@ async def containers(runtime: api_pb2_grpc.RuntimeServiceStub, ns: str) -> list[
 async def restart_delays(
     runtime: api_pb2_grpc.RuntimeServiceStub, ns: str, restarts: int
 ) -> list[float]:
+    """Watch attempts come and go (the agent removes old ones) and pair them up."""
+    created: dict[int, int] = {}
+    finished: dict[int, int] = {}
     deadline = time.monotonic() + 60 + restarts * 10
-    while time.monotonic() < deadline:
-        found = await containers(runtime, ns)
-        if len(found) > restarts:
-            break
-        await asyncio.sleep(0.5)
-    by_attempt = {c.metadata.attempt: c for c in found}
-    delays = []
-    for attempt in sorted(by_attempt):
-        if attempt - 1 in by_attempt:
-            old = await runtime.ContainerStatus(
-                pb.ContainerStatusRequest(container_id=by_attempt[attempt - 1].id)
-            )
-            delays.append((by_attempt[attempt].created_at - old.status.finished_at) / 1e9)
-    return delays
+    while time.monotonic() < deadline and len(finished) <= restarts:
+        for container in await containers(runtime, ns):
+            attempt = container.metadata.attempt
+            created[attempt] = container.created_at
+            if container.state == pb.CONTAINER_EXITED and attempt not in finished:
+                status = await runtime.ContainerStatus(
+                    pb.ContainerStatusRequest(container_id=container.id)
+                )
+                finished[attempt] = status.status.finished_at
+        await asyncio.sleep(0.1)
+    return [(created[a + 1] - finished[a]) / 1e9 for a in finished if a + 1 in created]
 
 
 async def idle_cpu(
