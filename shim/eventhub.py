@@ -172,6 +172,10 @@ class ContainerEventHub:
             except ShimError as exc:
                 log.warning("container event for %s: %s", event.id[:12], exc.message)
                 return None
+            except Exception:
+                # A bug must cost one event, never the stream of every client.
+                log.exception("building the container event for %s failed", event.id[:12])
+                return None
 
     async def _build(self, event: DockerEvent) -> cri.ContainerEventResponse | None:
         kind = event_type(event)
@@ -182,11 +186,15 @@ class ContainerEventHub:
         response = cri.ContainerEventResponse(
             container_id=event.id, container_event_type=kind, created_at=event.time_ns
         )
-        sandbox = await self._inspect(sandbox_id) if sandbox_id else None
+        if not sandbox_id:
+            return response
+        # Independent reads, so one round trip to dockerd rather than two.
+        sandbox, statuses = await asyncio.gather(
+            self._inspect(sandbox_id), self._statuses(sandbox_id)
+        )
         if sandbox is not None:
             response.pod_sandbox_status.CopyFrom(convert.pod_sandbox_status(sandbox))
-        if sandbox_id:
-            response.containers_statuses.extend(await self._statuses(sandbox_id))
+        response.containers_statuses.extend(statuses)
         return response
 
     async def _statuses(self, sandbox_id: str) -> list[cri.ContainerStatus]:

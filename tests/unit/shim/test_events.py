@@ -122,6 +122,10 @@ class SlowDocker:
         await asyncio.Event().wait()
         raise AssertionError
 
+    async def list_containers(self, filters: object) -> list[dict[str, Any]]:
+        await asyncio.Event().wait()
+        raise AssertionError
+
 
 async def test_the_hub_stops_when_cancelled_mid_build() -> None:
     hub = ContainerEventHub(cast(DockerClient, SlowDocker()))
