@@ -1,9 +1,9 @@
 """CRI container events built from dockerd's, fanned out to every GetContainerEvents client.
 
-One worker task (started by the daemon, never by an RPC) turns each Docker
-event about a shim-owned sandbox or container into a
-``ContainerEventResponse`` carrying the pod's sandbox status and its
-containers' statuses, in dockerd's order, and offers it to every client.
+The hub (run by the daemon, never by an RPC) turns each Docker event about a
+shim-owned sandbox or container into a ``ContainerEventResponse`` carrying
+the pod's sandbox status and its containers' statuses, and offers it to
+every client, in dockerd's order within each pod.
 Each client has a bounded buffer: one that falls behind is ended with
 RESOURCE_EXHAUSTED instead of growing memory. When the Docker event stream
 is lost (dockerd restarts), every client is ended with UNAVAILABLE; a client
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Events one client may have waiting before it is cut off.
 CLIENT_BUFFER = 1000
-# Docker events waiting to be turned into CRI events (all clients share them).
+# Docker events being turned into CRI events (all clients share them).
 BACKLOG = 10_000
 BUILD_CONCURRENCY = 16
 # Image documents kept for statuses (image ids are content addressed; bounded anyway).
@@ -78,6 +78,13 @@ class Subscription:
         return self._items.popleft()
 
 
+def pod_key(event: DockerEvent) -> str:
+    """The sandbox an event is about (its own id for a sandbox's events)."""
+    if event.attributes.get(labels.TYPE_KEY) == labels.TYPE_SANDBOX:
+        return event.id
+    return event.attributes.get(labels.SANDBOX_ID_KEY) or event.id
+
+
 def event_type(event: DockerEvent) -> cri.ContainerEventType.ValueType | None:
     """The CRI event for a Docker one about a shim-owned object; None for anything else."""
     if event.type != "container":
@@ -94,10 +101,10 @@ class ContainerEventHub:
         self._docker = docker
         self._client_buffer = client_buffer
         self._subscriptions: set[Subscription] = set()
-        # Events are built concurrently (each takes a few Docker calls) and served in order.
-        self._backlog: asyncio.Queue[asyncio.Task[cri.ContainerEventResponse | None]] = (
-            asyncio.Queue(BACKLOG)
-        )
+        # Events are built concurrently (each takes a few Docker calls) and served in
+        # dockerd's order within each pod; one pod's slow build never holds up another's.
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}
         self._building = asyncio.Semaphore(BUILD_CONCURRENCY)
         self._images: dict[str, JSON | None] = {}
         self.connected = False
@@ -112,10 +119,19 @@ class ContainerEventHub:
     def on_event(self, event: DockerEvent) -> None:
         if not self._subscriptions or event_type(event) is None:
             return
-        if self._backlog.full():
+        if len(self._inflight) >= BACKLOG:
             self._end_all(ResourceExhausted("container events arrive faster than they are served"))
             return
-        self._backlog.put_nowait(asyncio.create_task(self._build_bounded(event)))
+        key = pod_key(event)
+        task = asyncio.create_task(self._serve(event, self._tails.get(key)))
+        self._tails[key] = task
+        self._inflight.add(task)
+        task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
 
     # -- clients --------------------------------------------------------------------
 
@@ -138,31 +154,31 @@ class ContainerEventHub:
         for subscription in self._subscriptions:
             subscription.fail(error)
         self._subscriptions.clear()
-        while not self._backlog.empty():
-            self._backlog.get_nowait().cancel()
+        for task in list(self._inflight):
+            task.cancel()
 
     # -- the worker -----------------------------------------------------------------
 
     async def run(self) -> None:
-        """Build and fan out CRI events, one at a time, in dockerd's order."""
-        with rpc_deadline(None):
-            while True:
-                building = await self._backlog.get()
-                try:
-                    response = await building
-                except asyncio.CancelledError:
-                    # Only a build that _end_all dropped is skipped; the hub's own
-                    # cancellation (shutdown) ends the loop.
-                    current = asyncio.current_task()
-                    if current is not None and current.cancelling():
-                        raise
-                    continue
-                if response is None or not self._subscriptions:
-                    continue
-                for subscription in list(self._subscriptions):
-                    subscription.offer(response)
-                    if subscription.failure is not None:
-                        self._subscriptions.discard(subscription)
+        """Own the event builds: they end with the hub (at shutdown)."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for task in list(self._inflight):
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _serve(self, event: DockerEvent, previous: asyncio.Task[None] | None) -> None:
+        """Build one event, then offer it once the pod's previous event was offered."""
+        response = await self._build_bounded(event)
+        if previous is not None:
+            await asyncio.wait({previous})
+        if response is None:
+            return
+        for subscription in list(self._subscriptions):
+            subscription.offer(response)
+            if subscription.failure is not None:
+                self._subscriptions.discard(subscription)
 
     async def _build_bounded(self, event: DockerEvent) -> cri.ContainerEventResponse | None:
         async with self._building:

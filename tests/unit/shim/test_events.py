@@ -138,3 +138,41 @@ async def test_the_hub_stops_when_cancelled_mid_build() -> None:
     task.cancel()
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
     assert task.cancelled()
+
+
+class GatedDocker:
+    """Inspects of a sandbox wait for its gate; listings are empty."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def inspect_container(self, container_id: str) -> dict[str, Any]:
+        await self.gates.setdefault(container_id, asyncio.Event()).wait()
+        raise DockerAPIError(404, "gone")
+
+    async def list_containers(self, filters: object) -> list[dict[str, Any]]:
+        return []
+
+
+def container_event(action: str, container_id: str, sandbox_id: str) -> DockerEvent:
+    attributes = {labels.TYPE_KEY: labels.TYPE_CONTAINER, labels.SANDBOX_ID_KEY: sandbox_id}
+    return DockerEvent("container", action, container_id, 1, attributes)
+
+
+async def test_order_is_kept_within_a_pod_and_pods_do_not_wait_for_each_other() -> None:
+    docker = GatedDocker()
+    hub = ContainerEventHub(cast(DockerClient, docker))
+    hub.on_connection(True)
+    sub = hub.subscribe()
+    runner = asyncio.create_task(hub.run())
+    hub.on_event(container_event("create", "a1", "podA"))
+    hub.on_event(container_event("start", "a1", "podA"))
+    hub.on_event(container_event("create", "b1", "podB"))
+    docker.gates.setdefault("podB", asyncio.Event()).set()
+    first = await asyncio.wait_for(sub.next(), 5)
+    assert first.container_id == "b1"
+    docker.gates.setdefault("podA", asyncio.Event()).set()
+    kinds = [(await asyncio.wait_for(sub.next(), 5)).container_event_type for _ in range(2)]
+    assert kinds == [pb.CONTAINER_CREATED_EVENT, pb.CONTAINER_STARTED_EVENT]
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
