@@ -61,11 +61,7 @@ class Agent:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         facts = await load_facts(self.settings.state_dir, self.settings.pod_logs_dir)
         options = self.settings.options
-        pleg = Pleg()
-        if options.container_events:
-            evented = EventedPleg(self.runtime)
-            self._pleg_task = asyncio.create_task(evented.run(), name="pleg")
-            pleg = evented
+        pleg = EventedPleg(self.runtime) if options.container_events else Pleg()
         self._node = Node(
             runtime=self.runtime,
             hooks=HookRunner(self.runtime, self._http),
@@ -89,6 +85,12 @@ class Agent:
             await self._http.close()
         await self.runtime.close()
 
+    def _follow_events(self) -> None:
+        """Start following the runtime's container events, once, for supervising pods."""
+        pleg = self.node.pleg
+        if isinstance(pleg, EventedPleg) and self._pleg_task is None:
+            self._pleg_task = asyncio.create_task(pleg.run(), name="pleg")
+
     @property
     def node(self) -> Node:
         assert self._node is not None, "use the agent as an async context manager"
@@ -101,6 +103,7 @@ class Agent:
 
         Returns each pod's final phase by ``namespace/name``.
         """
+        self._follow_events()
         workers = [PodWorker(p.pod, p.manifest_json, self.node) for p in pods]
         # Refuse before starting anything, rather than cancel pods half started.
         for worker in workers:
@@ -121,6 +124,7 @@ class Agent:
 
     async def serve(self, directory: Path, stop: asyncio.Event) -> None:
         """Keep the pods of ``directory``'s manifests running, as static pods."""
+        self._follow_events()
         supervisor = _StaticPods(self, await asyncio.to_thread(directory.resolve))
         async with asyncio.TaskGroup() as group:
             supervisor.group = group
