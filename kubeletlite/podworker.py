@@ -135,7 +135,13 @@ class PodWorker:
         options = self.node.options
         now = time.monotonic()
         retries = [self._sandbox_retry_at, *(s.retry_at for s in self.slots)]
-        period = self.node.pleg.period(options.relist_period, options.evented_relist_period)
+        # While a start and its hooks are in flight, the pod's status changes without
+        # runtime events (a postStart failing, a preStop holding): keep relisting often.
+        period = (
+            options.relist_period
+            if self._start_tasks
+            else self.node.pleg.period(options.relist_period, options.evented_relist_period)
+        )
         deadline = now + min([period, *(at - now for at in retries if at > now)])
         while not self._wake.is_set() and (remaining := deadline - time.monotonic()) > 0:
             with contextlib.suppress(TimeoutError):
