@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol, runtime_checkable
 
 import grpc
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite.cri import RuntimeCallError, RuntimeClient
+from kubeletlite.cri import RuntimeCallError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,15 @@ RETRY_MAX_SECONDS = 10.0
 UNIMPLEMENTED_RETRY_SECONDS = 300.0
 
 Wake = Callable[[], None]
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A runtime client that can stream GetContainerEvents (kubeletlite.cri.RuntimeClient)."""
+
+    def container_events(
+        self, on_open: Callable[[], None]
+    ) -> AsyncIterator[cri.ContainerEventResponse]: ...
 
 
 class Pleg:
@@ -46,7 +56,7 @@ class Pleg:
 class EventedPleg(Pleg):
     def __init__(
         self,
-        runtime: RuntimeClient,
+        runtime: EventSource,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._runtime = runtime

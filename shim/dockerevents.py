@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shim.deadline import rpc_deadline
-from shim.docker import DockerClient
+from shim.dockerapi import DockerAPI
 from shim.errors import ShimError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def parse(raw: Mapping[str, Any]) -> DockerEvent | None:
 class DockerEvents:
     def __init__(
         self,
-        docker: DockerClient,
+        docker: DockerAPI,
         filters: Mapping[str, Sequence[str]] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:

@@ -19,7 +19,7 @@ import logging
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import convert, labels
 from shim.deadline import rpc_deadline
-from shim.docker import JSON, DockerClient
+from shim.dockerapi import JSON, DockerAPI
 from shim.dockerevents import DockerEvent
 from shim.errors import DockerAPIError, ResourceExhausted, ShimError, Unavailable
 
@@ -97,8 +97,11 @@ def event_type(event: DockerEvent) -> cri.ContainerEventType.ValueType | None:
 class ContainerEventHub:
     """A :class:`shim.dockerevents.Listener` serving GetContainerEvents clients."""
 
-    def __init__(self, docker: DockerClient, client_buffer: int = CLIENT_BUFFER) -> None:
+    def __init__(
+        self, docker: DockerAPI, instance: str = "", client_buffer: int = CLIENT_BUFFER
+    ) -> None:
         self._docker = docker
+        self._instance = instance
         self._client_buffer = client_buffer
         self._subscriptions: set[Subscription] = set()
         # Events are built concurrently (each takes a few Docker calls) and served in
@@ -118,6 +121,8 @@ class ContainerEventHub:
 
     def on_event(self, event: DockerEvent) -> None:
         if not self._subscriptions or event_type(event) is None:
+            return
+        if not labels.in_scope(event.attributes, self._instance):
             return
         if len(self._inflight) >= BACKLOG:
             self._end_all(ResourceExhausted("container events arrive faster than they are served"))
@@ -219,6 +224,7 @@ class ContainerEventHub:
                 "label": [
                     f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}",
                     f"{labels.SANDBOX_ID_KEY}={sandbox_id}",
+                    *labels.scope_filters(self._instance),
                 ]
             }
         )

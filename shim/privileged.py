@@ -19,7 +19,7 @@ import stat
 
 from shim import capabilities
 from shim.deadline import rpc_deadline
-from shim.docker import JSON, DockerClient
+from shim.dockerapi import JSON, DockerAPI
 from shim.errors import DockerAPIError, ShimError
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ _UNKNOWN_CAP = re.compile(r'unknown capability: "(?:CAP_)?([A-Z_]+)"')
 class PrivilegePolicy:
     def __init__(
         self,
-        docker: DockerClient,
+        docker: DockerAPI,
         status_path: str = STATUS_PATH,
         last_cap_path: str = LAST_CAP_PATH,
     ) -> None:

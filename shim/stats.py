@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, dockerfilters, labels
+from shim import dockerfilters, labels, records
 from shim.backend import JSON, Backend
 from shim.statscollector import Reading
 
@@ -49,7 +49,7 @@ async def list_container_stats(
     )
     if query is None:
         return cri.ListContainerStatsResponse()
-    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
+    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     readings = await backend.stats.collect(entries, layers=True, network=False)
     if not (wanted.id or wanted.pod_sandbox_id or wanted.label_selector):
         backend.stats.prune(labels.TYPE_CONTAINER, (e["Id"] for e in entries))
@@ -83,10 +83,10 @@ async def list_pod_sandbox_stats(
     )
     if query is None:
         return cri.ListPodSandboxStatsResponse()
-    sandboxes = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
+    sandboxes = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     if not sandboxes:
         return cri.ListPodSandboxStatsResponse()
-    members = await backend.docker.list_containers(
+    members = await backend.list_owned(
         {"label": [f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}"], "status": ["running"]}
     )
     if not (wanted.id or wanted.label_selector):
@@ -301,10 +301,9 @@ def _container_attributes(
     container_id: str, docker_labels: dict[str, str]
 ) -> cri.ContainerAttributes:
     cri_labels, annotations = labels.decode(docker_labels)
-    record = labels.decode_record(docker_labels)
     return cri.ContainerAttributes(
         id=container_id,
-        metadata=convert.container_metadata(record),
+        metadata=records.container(docker_labels).metadata,
         labels=cri_labels,
         annotations=annotations,
     )
@@ -312,10 +311,9 @@ def _container_attributes(
 
 def _sandbox_attributes(sandbox_id: str, docker_labels: dict[str, str]) -> cri.PodSandboxAttributes:
     cri_labels, annotations = labels.decode(docker_labels)
-    record = labels.decode_record(docker_labels)
     return cri.PodSandboxAttributes(
         id=sandbox_id,
-        metadata=convert.sandbox_metadata(record),
+        metadata=records.sandbox(docker_labels).metadata,
         labels=cri_labels,
         annotations=annotations,
     )

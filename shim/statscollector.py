@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from shim import cgroupstats, labels
 from shim.cgroupstats import CgroupSample, InterfaceSample
-from shim.docker import JSON, DockerClient
+from shim.dockerapi import JSON, DockerAPI
 from shim.errors import DockerAPIError
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class _Raw:
 class StatsCollector:
     def __init__(
         self,
-        docker: DockerClient,
+        docker: DockerAPI,
         *,
         cgroup_root: str = CGROUP_ROOT,
         proc_root: str = PROC_ROOT,
