@@ -27,6 +27,7 @@ from kubeletlite.hooks import HookRunner
 from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
 from kubeletlite.node import AgentOptions, Node, load_facts
+from kubeletlite.pleg import EventedPleg, EventSource, Pleg, stop_task
 from kubeletlite.podworker import PodWorker
 from kubeletlite.recorder import AlreadySupervised, is_supervised
 from kubeletlite.runtimeapi import RuntimeAPI
@@ -55,12 +56,16 @@ class Agent:
         self.store = StateStore(settings.state_dir)
         self._http: aiohttp.ClientSession | None = None
         self._node: Node | None = None
+        self._pleg_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Agent:
         # Hooks get no client-wide timeout: like the kubelet's, they may take as long as needed.
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         facts = await load_facts(self.settings.state_dir, self.settings.pod_logs_dir)
         options = self.settings.options
+        pleg: Pleg = Pleg()
+        if options.container_events and isinstance(self.runtime, EventSource):
+            pleg = EventedPleg(self.runtime)
         self._node = Node(
             runtime=self.runtime,
             hooks=HookRunner(self.runtime, self._http),
@@ -68,6 +73,7 @@ class Agent:
             facts=facts,
             options=options,
             backoff=CrashLoopBackOff(initial=options.backoff_initial, maximum=options.backoff_max),
+            pleg=pleg,
         )
         return self
 
@@ -77,9 +83,17 @@ class Agent:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._pleg_task is not None:
+            await stop_task(self._pleg_task)
         if self._http is not None:
             await self._http.close()
         await self.runtime.close()
+
+    def _follow_events(self) -> None:
+        """Start following the runtime's container events, once, for supervising pods."""
+        pleg = self.node.pleg
+        if isinstance(pleg, EventedPleg) and self._pleg_task is None:
+            self._pleg_task = asyncio.create_task(pleg.run(), name="pleg")
 
     @property
     def node(self) -> Node:
@@ -93,6 +107,7 @@ class Agent:
 
         Returns each pod's final phase by ``namespace/name``.
         """
+        self._follow_events()
         workers = [PodWorker(p.pod, p.manifest_json, self.node) for p in pods]
         # Refuse before starting anything, rather than cancel pods half started.
         for worker in workers:
@@ -113,6 +128,7 @@ class Agent:
 
     async def serve(self, directory: Path, stop: asyncio.Event) -> None:
         """Keep the pods of ``directory``'s manifests running, as static pods."""
+        self._follow_events()
         supervisor = _StaticPods(self, await asyncio.to_thread(directory.resolve))
         async with asyncio.TaskGroup() as group:
             supervisor.group = group

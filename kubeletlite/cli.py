@@ -279,6 +279,21 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         help="seconds between reads of the runtime's state (default %(default)s)",
     )
     parser.add_argument(
+        "--evented-relist-period",
+        type=float,
+        default=defaults.evented_relist_period,
+        help="seconds between safety-net relists while the runtime's container events "
+        "are followed (default %(default)s)",
+    )
+    parser.add_argument(
+        "--container-events",
+        choices=("true", "false"),
+        default="true",
+        help="react to the runtime's container events (GetContainerEvents) where it serves "
+        "them, relisting only as a safety net, as the kubelet's Evented PLEG "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
         "--backoff-initial",
         type=float,
         default=defaults.backoff_initial,
@@ -310,11 +325,19 @@ def _namespace(parser: argparse.ArgumentParser, all_namespaces: bool = False) ->
 
 
 def _settings(args: argparse.Namespace) -> AgentSettings:
-    for name in ("relist_period", "hook_warn_after", "backoff_initial", "backoff_max"):
+    for name in (
+        "relist_period",
+        "evented_relist_period",
+        "hook_warn_after",
+        "backoff_initial",
+        "backoff_max",
+    ):
         if getattr(args, name) <= 0:
             raise CommandError(f"--{name.replace('_', '-')} must be positive")
     options = AgentOptions(
         relist_period=args.relist_period,
+        evented_relist_period=args.evented_relist_period,
+        container_events=args.container_events == "true",
         hook_timeout=args.hook_timeout or None,
         hook_warn_after=args.hook_warn_after,
         parallel_start=args.parallel_start,

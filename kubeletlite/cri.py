@@ -8,7 +8,7 @@ gRPC code kept, so callers can tell "not found" from "unreachable".
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 
@@ -181,6 +181,22 @@ class RuntimeClient:
                 async with _call("PortForward"):
                     response = await self._runtime.PortForward(request, timeout=self._timeout)
                     return str(response.url)
+
+    async def container_events(
+        self, on_open: Callable[[], None]
+    ) -> AsyncIterator[cri.ContainerEventResponse]:
+        """The runtime's container events until it ends the stream; ``on_open`` once it is live."""
+        call = self._runtime.GetContainerEvents(cri.GetEventsRequest())
+        try:
+            async with _call("GetContainerEvents"):
+                await call.initial_metadata()
+                if call.done() and (code := await call.code()) != grpc.StatusCode.OK:
+                    raise RuntimeCallError("GetContainerEvents", code, await call.details())
+                on_open()
+                async for event in call:
+                    yield event
+        finally:
+            call.cancel()
 
     # -- images ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from kubeletlite.backoff import CrashLoopBackOff
 from kubeletlite.clock import Clock, SystemClock
 from kubeletlite.criconfig import NodeFacts
 from kubeletlite.hooks import HookRunner
+from kubeletlite.pleg import Pleg
 from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
@@ -22,6 +23,9 @@ DEFAULT_POD_LOGS_DIR = "/var/log/pods"
 @dataclass(frozen=True, slots=True)
 class AgentOptions:
     relist_period: float = 1.0  # how often runtime state is re-read (the kubelet's PLEG: 1 s)
+    # With the runtime's container events: relisting is only a safety net (the kubelet: 300 s).
+    evented_relist_period: float = 60.0
+    container_events: bool = True  # use GetContainerEvents where the runtime serves it
     hook_timeout: float | None = None  # None: hooks may run forever, as in the kubelet
     hook_warn_after: float = 30.0  # a "still running" event after this long
     parallel_start: bool = False  # start containers without waiting for the previous postStart
@@ -37,6 +41,7 @@ class Node:
     facts: NodeFacts
     options: AgentOptions
     backoff: CrashLoopBackOff = field(default_factory=CrashLoopBackOff)
+    pleg: Pleg = field(default_factory=Pleg)
     clock: Clock = field(default_factory=SystemClock)
 
 

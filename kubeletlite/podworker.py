@@ -70,11 +70,13 @@ class PodWorker:
     async def run(self) -> str:
         """Supervise until the pod completes (returns its phase) or is deleted ("Deleted")."""
         await self.recorder.claim()
+        unwatch = self.node.pleg.watch(self.pod.uid, self._wake.set)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 return await self._supervise()
         finally:
+            unwatch()
             self.recorder.release()
 
     async def delete(self, grace_seconds: int | None) -> None:
@@ -127,13 +129,27 @@ class PodWorker:
         return phase
 
     async def _idle(self) -> None:
-        """Wait for the next relist, a finished task, a retry time or a termination request."""
+        """Wait for the next relist, a finished task, a runtime event about this pod, a
+        retry time or a termination request."""
+        options = self.node.options
         now = self.node.clock.monotonic()
         retries = [self._sandbox_retry_at, *(s.retry_at for s in self.slots)]
-        delays = [self.node.options.relist_period, *(at - now for at in retries if at > now)]
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(delays)):
-                await self._wake.wait()
+        # While a start and its hooks are in flight, the pod's status changes without
+        # runtime events (a postStart failing, a preStop holding): keep relisting often.
+        period = (
+            options.relist_period
+            if self._start_tasks
+            else self.node.pleg.period(options.relist_period, options.evented_relist_period)
+        )
+        deadline = now + min([period, *(at - now for at in retries if at > now)])
+        while not self._wake.is_set() and (remaining := deadline - self.node.clock.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, options.relist_period)):
+                    await self._wake.wait()
+            # Between relists driven by events, a `delete` from another process is still
+            # noticed within one relist period: it leaves a file, not a runtime event.
+            if remaining > options.relist_period and await self.recorder.deletion() is not None:
+                break
         self._wake.clear()
 
     async def _deletion_requested(self) -> bool:

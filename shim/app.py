@@ -26,9 +26,13 @@ from shim import labels
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient
+from shim.dockerevents import DockerEvents
+from shim.eventhub import ContainerEventHub
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
+from shim.privileged import PrivilegePolicy
 from shim.server import SocketInUse, bind, build_server, report_health
+from shim.statscollector import StatsCollector
 from shim.streaming.server import StreamingOptions, StreamingServer
 
 log = logging.getLogger("shim")
@@ -62,7 +66,23 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.push_async_callback(docker.close)
         logs = LogManager(docker, labels.scope_filters(config.instance))
         stack.push_async_callback(logs.close)
-        backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
+        docker_events = DockerEvents(docker)
+        event_hub = ContainerEventHub(docker, config.instance)
+        docker_events.add_listener(event_hub)
+        for task in (
+            asyncio.create_task(docker_events.run(), name="docker-events"),
+            asyncio.create_task(event_hub.run(), name="container-events"),
+        ):
+            stack.push_async_callback(_cancel, task)
+        backend = Backend(
+            docker=docker,
+            config=config,
+            logs=logs,
+            oom=OomScorePolicy(docker),
+            privileges=PrivilegePolicy(docker),
+            stats=StatsCollector(docker),
+            events=event_hub,
+        )
         # Closed after the gRPC server stops and before Docker's client: open
         # sessions end and the processes they exec'd are killed.
         streaming = StreamingServer(docker, backend.streams, streaming_options(config))
@@ -87,6 +107,7 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             ready.set()
         await shutdown.requested.wait()
         await health_servicer.enter_graceful_shutdown()
+        event_hub.close()
         await _stop_server(server, config.shutdown_grace, shutdown.forced)
     log.info("stopped")
 

@@ -14,8 +14,11 @@ from shim import labels, naming
 from shim.config import ShimConfig
 from shim.dockerapi import DockerAPI
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
+from shim.eventhub import ContainerEventHub
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
+from shim.privileged import PrivilegePolicy
+from shim.statscollector import StatsCollector
 from shim.streaming.tokens import StreamIssuer, TokenCache
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,9 @@ class Backend:
     config: ShimConfig
     logs: LogManager
     oom: OomScorePolicy
+    privileges: PrivilegePolicy
+    stats: StatsCollector
+    events: ContainerEventHub
     # Exec/Attach/PortForward URLs; the streaming server publishes its base URL here.
     streams: StreamIssuer = field(default_factory=lambda: StreamIssuer(TokenCache()))
 

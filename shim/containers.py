@@ -40,6 +40,7 @@ async def create_container(
         seccomp=choice,
         oom_score_adj=oom_score,
     )
+    await backend.privileges.apply(body["HostConfig"], backend.config.pod_infra_image)
     meta = sandbox.metadata
     name = naming.container_name(
         config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid
@@ -128,6 +129,7 @@ async def remove_container(
         return cri.RemoveContainerResponse()
     await ignore_not_found(lambda: backend.docker.remove_container(inspect["Id"]))
     await backend.logs.forget(inspect["Id"])
+    backend.stats.forget(inspect["Id"])
     return cri.RemoveContainerResponse()
 
 

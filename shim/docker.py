@@ -318,6 +318,23 @@ class DockerClient:
                     if frame is not None:
                         yield frame
 
+    # -- events -------------------------------------------------------------
+
+    async def events(
+        self, filters: Mapping[str, Sequence[str]], on_open: Callable[[], None]
+    ) -> AsyncIterator[JSON]:
+        """dockerd's event stream, one decoded event per item, until dockerd closes it.
+
+        ``on_open`` is called once dockerd has accepted the subscription.
+        """
+        params = {"filters": json.dumps({k: list(v) for k, v in filters.items()})}
+        async with self._stream("events", params) as response:
+            on_open()
+            with _translated("follow events"):
+                while line := await response.content.readline():
+                    if line.strip():
+                        yield json.loads(line)
+
     @asynccontextmanager
     async def _stream(self, path: str, params: JSON) -> AsyncIterator[aiohttp.ClientResponse]:
         """Open a long-lived GET whose headers must arrive within the call deadline."""

@@ -58,6 +58,11 @@ class DockerAPI(Protocol):
         self, container_id: str, *, tty: bool, since: str | None, follow: bool
     ) -> AsyncIterator[LogFrame]: ...
 
+    # -- events
+    def events(
+        self, filters: Mapping[str, Sequence[str]], on_open: Callable[[], None]
+    ) -> AsyncIterator[JSON]: ...
+
     # -- images
     async def list_images(
         self, filters: Mapping[str, Sequence[str]] | None = None

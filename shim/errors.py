@@ -14,6 +14,7 @@ the edge of every RPC.
     ├── AlreadyExists
     ├── Unauthenticated        registry refused the credentials
     ├── Unavailable            dockerd cannot be reached
+    ├── ResourceExhausted      a client fell too far behind a stream
     ├── DeadlineExceeded       a deadline (the client's or the shim's own) passed
     ├── Unimplemented          an RPC this shim does not serve
     └── DockerAPIError         an engine reply; its code follows the HTTP status
@@ -58,6 +59,10 @@ class Unauthenticated(ShimError):
 
 class Unavailable(ShimError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class ResourceExhausted(ShimError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class DeadlineExceeded(ShimError):

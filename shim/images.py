@@ -19,6 +19,7 @@ from shim.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    Unavailable,
     pull_failure,
 )
 
@@ -152,7 +153,7 @@ async def remove_image(
 async def image_fs_info(
     backend: Backend, request: cri.ImageFsInfoRequest
 ) -> cri.ImageFsInfoResponse:
-    info, usage = await asyncio.gather(backend.docker.info(), backend.docker.disk_usage())
+    info, usage = await asyncio.gather(backend.docker.info(), _disk_usage(backend))
     mountpoint = f"{info.get('DockerRootDir', '/var/lib/docker')}/{info.get('Driver', '')}"
     now = convert.now_ns()
     layers = int(usage.get("LayersSize") or 0)
@@ -161,6 +162,24 @@ async def image_fs_info(
         image_filesystems=[_fs_usage(now, mountpoint, layers)],
         container_filesystems=[_fs_usage(now, mountpoint, writable)],
     )
+
+
+# dockerd runs one disk-usage computation at a time and refuses a second one
+# (any client's, e.g. `docker system df`) instead of waiting for it.
+_DF_BUSY = "a disk usage operation is already running"
+DF_RETRIES = 20
+DF_RETRY_SECONDS = 0.25
+
+
+async def _disk_usage(backend: Backend) -> dict[str, Any]:
+    for _ in range(DF_RETRIES):
+        try:
+            return await backend.docker.disk_usage()
+        except DockerAPIError as exc:
+            if _DF_BUSY not in exc.message:
+                raise
+        await asyncio.sleep(DF_RETRY_SECONDS)
+    raise Unavailable(f"dockerd: {_DF_BUSY} (another client's); try again")
 
 
 def _fs_usage(timestamp: int, mountpoint: str, used: int) -> cri.FilesystemUsage:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, Protocol, TypeVar
 
 import grpc
@@ -35,6 +35,7 @@ _CLIENT_CODES = frozenset(
         grpc.StatusCode.FAILED_PRECONDITION,
         grpc.StatusCode.ALREADY_EXISTS,
         grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
 
@@ -69,6 +70,42 @@ def method(name: str, handler: Callable[[Backend, Req], Awaitable[Resp]]) -> Ser
             await context.abort(code, message)
         finally:
             _observe(name, code, time.monotonic() - started, _subjects(request))
+
+    serve.__name__ = name
+    return serve
+
+
+def stream_method(
+    name: str, handler: Callable[[Backend, Req], Awaitable[AsyncIterator[Resp]]]
+) -> ServicerMethod:
+    """A servicer method for a server-streaming RPC.
+
+    ``handler`` sets the stream up (and may refuse it) and returns the
+    iterator of its items; the response headers go out as soon as it is set
+    up, so the client knows its stream is live before the first item. No RPC
+    deadline is imposed on the stream: it lasts until the client leaves or
+    the items end with an error.
+    """
+
+    async def serve(
+        servicer: HasBackend, request: Req, context: grpc.aio.ServicerContext[Req, Resp]
+    ) -> None:
+        started = time.monotonic()
+        code = grpc.StatusCode.OK
+        try:
+            items = await handler(servicer.backend, request)
+            await context.send_initial_metadata(())
+            async for item in items:
+                await context.write(item)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code, message = to_status(exc)
+            _log_failure(name, code, message, exc, {})
+            await context.abort(code, message)
+        finally:
+            _observe(name, code, time.monotonic() - started)
 
     serve.__name__ = name
     return serve

@@ -39,6 +39,7 @@ async def run_pod_sandbox(
     body = createspec.sandbox_body(config, record, settings)
     if runtime:
         body["HostConfig"]["Runtime"] = runtime
+    await backend.privileges.apply(body["HostConfig"], infra_image)
     meta = config.metadata
     name = naming.sandbox_name(meta.name, meta.namespace, meta.uid, meta.attempt)
     sandbox_id = await backend.create_named(name, body, lambda stale: _remove(backend, stale))
@@ -109,11 +110,13 @@ async def _remove(backend: Backend, sandbox_id: str) -> None:
     members = await backend.sandbox_containers(sandbox_id)
     await gather_all([_remove_container(backend, entry["Id"]) for entry in members])
     await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+    backend.stats.forget(sandbox_id)
 
 
 async def _remove_container(backend: Backend, container_id: str) -> None:
     await ignore_not_found(lambda: backend.docker.remove_container(container_id))
     await backend.logs.forget(container_id)
+    backend.stats.forget(container_id)
 
 
 async def pod_sandbox_status(

@@ -7,9 +7,9 @@ at a glance.
 from __future__ import annotations
 
 from criapi.runtime.v1 import api_pb2_grpc
-from shim import containers, exec, images, runtime, sandboxes, streams
+from shim import containers, events, exec, images, runtime, sandboxes, stats, streams
 from shim.backend import Backend
-from shim.rpc import method, unimplemented
+from shim.rpc import method, stream_method, unimplemented
 
 
 class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
@@ -43,15 +43,17 @@ class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
     Attach = method("Attach", streams.attach_url)
     PortForward = method("PortForward", streams.port_forward_url)
 
-    # Not served: stats, events, checkpoints, sandbox resizing.
-    ContainerStats = unimplemented("ContainerStats")
-    ListContainerStats = unimplemented("ListContainerStats")
-    PodSandboxStats = unimplemented("PodSandboxStats")
-    ListPodSandboxStats = unimplemented("ListPodSandboxStats")
+    ContainerStats = method("ContainerStats", stats.container_stats)
+    ListContainerStats = method("ListContainerStats", stats.list_container_stats)
+    PodSandboxStats = method("PodSandboxStats", stats.pod_sandbox_stats)
+    ListPodSandboxStats = method("ListPodSandboxStats", stats.list_pod_sandbox_stats)
+    ListMetricDescriptors = method("ListMetricDescriptors", stats.list_metric_descriptors)
+    ListPodSandboxMetrics = method("ListPodSandboxMetrics", stats.list_pod_sandbox_metrics)
+
+    GetContainerEvents = stream_method("GetContainerEvents", events.get_container_events)
+
+    # Not served: checkpoints, sandbox resizing.
     CheckpointContainer = unimplemented("CheckpointContainer")
-    GetContainerEvents = unimplemented("GetContainerEvents")
-    ListMetricDescriptors = unimplemented("ListMetricDescriptors")
-    ListPodSandboxMetrics = unimplemented("ListPodSandboxMetrics")
     UpdatePodSandboxResources = unimplemented("UpdatePodSandboxResources")
 
 

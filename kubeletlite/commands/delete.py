@@ -26,7 +26,10 @@ async def cmd_delete(args: argparse.Namespace) -> int:
     if not args.wait:
         return await _delete_detached(args, targets, grace)
     settings = AgentSettings(
-        args.runtime_endpoint, args.state_dir, DEFAULT_POD_LOGS_DIR, AgentOptions()
+        args.runtime_endpoint,
+        args.state_dir,
+        DEFAULT_POD_LOGS_DIR,
+        AgentOptions(container_events=False),
     )
     problems: list[str] = []
     async with Agent(settings) as agent:

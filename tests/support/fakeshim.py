@@ -15,9 +15,12 @@ from grpc_health.v1 import health
 from criapi.runtime.v1 import api_pb2_grpc
 from shim.backend import Backend
 from shim.config import ShimConfig
+from shim.eventhub import ContainerEventHub
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
+from shim.privileged import PrivilegePolicy
 from shim.server import build_server
+from shim.statscollector import StatsCollector
 from tests.support.fakedocker import FakeDocker
 
 INFRA_IMAGE = "registry.k8s.io/pause:3.10"
@@ -30,6 +33,9 @@ def backend_for(docker: FakeDocker, **config: Any) -> Backend:
         config=settings,
         logs=LogManager(docker),  # type: ignore[arg-type]
         oom=OomScorePolicy(docker),
+        privileges=PrivilegePolicy(docker),
+        stats=StatsCollector(docker),
+        events=ContainerEventHub(docker, settings.instance),
     )
 
 

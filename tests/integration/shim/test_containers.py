@@ -365,16 +365,19 @@ async def test_a_missing_command_fails_start_and_reports_container_cannot_run(
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-async def test_a_privileged_container_fails_cleanly_on_this_host(
-    cri: CriClient, workspace: Workspace
+async def test_a_container_that_cannot_start_fails_cleanly(
+    cri: CriClient, workspace: Workspace, tmp_path: Path
 ) -> None:
     pod_id, pod = await host_pod(workspace)
     config = workspace.container_config("root", SLEEPER)
-    config.linux.security_context.privileged = True
+    # runc refuses, at start, to mount a file over the image's /etc directory.
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("x")
+    config.mounts.append(pb.Mount(container_path="/etc", host_path=str(not_a_directory)))
     container_id = await workspace.create(pod_id, pod, config)
     error = await rpc_error(start(cri, container_id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "caps" in str(error.details())
+    assert "not a directory" in str(error.details())
     status = await workspace.status(container_id)
     assert status.state == pb.CONTAINER_EXITED
     assert status.reason == "ContainerCannotRun"

@@ -23,6 +23,9 @@ SANDBOX_RPCS: dict[str, Callable[[CriClient, str], Awaitable[Any]]] = {
     "PodSandboxStatus": lambda c, i: c.runtime.PodSandboxStatus(
         pb.PodSandboxStatusRequest(pod_sandbox_id=i)
     ),
+    "PodSandboxStats": lambda c, i: c.runtime.PodSandboxStats(
+        pb.PodSandboxStatsRequest(pod_sandbox_id=i)
+    ),
 }
 CONTAINER_RPCS: dict[str, Callable[[CriClient, str], Awaitable[Any]]] = {
     "ContainerStatus": lambda c, i: c.runtime.ContainerStatus(
@@ -40,6 +43,9 @@ CONTAINER_RPCS: dict[str, Callable[[CriClient, str], Awaitable[Any]]] = {
         pb.ReopenContainerLogRequest(container_id=i)
     ),
     "ExecSync": lambda c, i: c.runtime.ExecSync(pb.ExecSyncRequest(container_id=i, cmd=["true"])),
+    "ContainerStats": lambda c, i: c.runtime.ContainerStats(
+        pb.ContainerStatsRequest(container_id=i)
+    ),
 }
 # Stop and remove are idempotent: an unknown id is already stopped and removed.
 IDEMPOTENT_RPCS: dict[str, Callable[[CriClient, str], Awaitable[Any]]] = {
@@ -57,24 +63,8 @@ IDEMPOTENT_RPCS: dict[str, Callable[[CriClient, str], Awaitable[Any]]] = {
 BY_ID_RPCS = {**SANDBOX_RPCS, **CONTAINER_RPCS}
 
 UNIMPLEMENTED: dict[str, Callable[[CriClient], Any]] = {
-    "ContainerStats": lambda c: c.runtime.ContainerStats(
-        pb.ContainerStatsRequest(container_id="x")
-    ),
-    "ListContainerStats": lambda c: c.runtime.ListContainerStats(pb.ListContainerStatsRequest()),
-    "PodSandboxStats": lambda c: c.runtime.PodSandboxStats(
-        pb.PodSandboxStatsRequest(pod_sandbox_id="x")
-    ),
-    "ListPodSandboxStats": lambda c: c.runtime.ListPodSandboxStats(pb.ListPodSandboxStatsRequest()),
     "CheckpointContainer": lambda c: c.runtime.CheckpointContainer(
         pb.CheckpointContainerRequest(container_id="x")
-    ),
-    # Server-streaming: the status arrives when the stream is read.
-    "GetContainerEvents": lambda c: c.runtime.GetContainerEvents(pb.GetEventsRequest()).read(),
-    "ListMetricDescriptors": lambda c: c.runtime.ListMetricDescriptors(
-        pb.ListMetricDescriptorsRequest()
-    ),
-    "ListPodSandboxMetrics": lambda c: c.runtime.ListPodSandboxMetrics(
-        pb.ListPodSandboxMetricsRequest()
     ),
     "UpdatePodSandboxResources": lambda c: c.runtime.UpdatePodSandboxResources(
         pb.UpdatePodSandboxResourcesRequest(pod_sandbox_id="x")
