@@ -64,13 +64,16 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)
-        bind(server, path, config.socket_group)
+        await bind(server, path, config.socket_group)
         stack.callback(_unlink, path)
         await server.start()
         if config.metrics_address:
             metrics_server, _ = metrics.serve(config.metrics_address)
             stack.callback(metrics_server.shutdown)
-        health_task = asyncio.create_task(report_health(backend, health_servicer))
+        health_task = asyncio.create_task(
+            report_health(backend, health_servicer), name="health reporting"
+        )
+        health_task.add_done_callback(log_if_crashed)
         stack.push_async_callback(_cancel, health_task)
         logs.resume_all()
         log.info("serving CRI on unix://%s (docker: %s)", path, docker.endpoint)
@@ -91,6 +94,15 @@ async def _stop_server(server: grpc.aio.Server, grace: float, forced: asyncio.Ev
         await server.stop(0)
     forcing.cancel()
     await asyncio.gather(stopping, forcing, return_exceptions=True)
+
+
+def log_if_crashed(task: asyncio.Task[None]) -> None:
+    """A background task that died of an error says so (its result is never awaited)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("%s stopped: %s", task.get_name(), exc, exc_info=exc)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

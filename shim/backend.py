@@ -12,7 +12,7 @@ from typing import Any
 
 from shim import labels, naming
 from shim.config import ShimConfig
-from shim.docker import DockerClient
+from shim.dockerapi import DockerAPI
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
@@ -26,7 +26,7 @@ _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "conta
 
 @dataclass
 class Backend:
-    docker: DockerClient
+    docker: DockerAPI
     config: ShimConfig
     logs: LogManager
     oom: OomScorePolicy

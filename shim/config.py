@@ -9,12 +9,12 @@ is built from it, and a test checks the README's table against it.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cricommon import metrics
 from shim import __version__
 
 DEFAULT_SOCKET = "/run/cri-shim.sock"
@@ -195,12 +195,10 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         if not getattr(config, name) > 0:  # also rejects NaN
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if config.metrics_address:
-        host, _, port = config.metrics_address.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
-            parser.error("--metrics-address: expected HOST:PORT")
-        # The same rule cricommon.metrics.serve applies, checked before anything starts.
-        if not _is_loopback(host.strip("[]")):
-            parser.error("--metrics-address: HOST must be a loopback IP address")
+        try:
+            metrics.check_address(config.metrics_address)
+        except ValueError as exc:
+            parser.error(f"--metrics-address: {exc}")
     _check_instance(parser, config.instance)
 
 
@@ -210,13 +208,6 @@ def _check_instance(parser: argparse.ArgumentParser, instance: str) -> None:
             f"--instance {instance!r}: expected at most 63 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def socket_path(listen: str) -> str:

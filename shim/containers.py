@@ -7,7 +7,7 @@ import logging
 import os
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, labels, naming, seccomp
+from shim import convert, createspec, dockerfilters, labels, naming, records, seccomp
 from shim.backend import JSON, Backend, ignore_not_found
 from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
 
@@ -62,13 +62,13 @@ async def create_container(
 
 def _sandbox_view(inspect: JSON, given: cri.PodSandboxConfig) -> createspec.SandboxView:
     """The sandbox as recorded at its creation; the request's copy only fills gaps."""
-    record = labels.decode_record(inspect["Config"].get("Labels"))
+    record = records.sandbox(inspect["Config"].get("Labels"))
     return createspec.SandboxView(
         id=inspect["Id"],
-        metadata=convert.sandbox_metadata(record),
-        namespace_options=record.get("namespace_options", {}),
+        metadata=record.metadata,
+        namespace_options=record.namespace_options.as_mapping(),
         cgroup_parent=inspect["HostConfig"].get("CgroupParent") or "",
-        log_directory=record.get("log_directory") or given.log_directory,
+        log_directory=record.log_directory or given.log_directory,
     )
 
 
