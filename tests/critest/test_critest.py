@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import env
-from tests.support.critest import judge, read_list, spec_statuses
+from tests.support.critest import focus_regex, judge, read_list, spec_statuses
 from tests.support.processes import ShimProcess, remove_instance_containers, short_socket_dir
 from tests.support.tools import REPO, tool
 
@@ -59,44 +59,69 @@ def scoped_shim(tmp_path: Path) -> Iterator[ShimProcess]:
         shutil.rmtree(socket_dir, ignore_errors=True)
 
 
-@pytest.mark.parametrize("version", list(VERSIONS))
-def test_critest_passes_every_expected_spec(
-    version: str, scoped_shim: ShimProcess, test_images: Path, tmp_path: Path
-) -> None:
-    binary = tool(VERSIONS[version])
-    report = tmp_path / "junit.xml"
-    started = time.monotonic()
-    with open(tmp_path / "critest.log", "wb") as output:
+def run_critest(
+    binary: Path, shim: ShimProcess, images: Path, workdir: Path, *extra: str
+) -> dict[str, str]:
+    """Run critest once against ``shim``; spec name -> status from its JUnit report."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    report = workdir / "junit.xml"
+    with open(workdir / "critest.log", "wb") as output:
         subprocess.run(
             [
                 str(binary),
                 "--runtime-endpoint",
-                scoped_shim.endpoint,
+                shim.endpoint,
                 "--image-endpoint",
-                scoped_shim.endpoint,
+                shim.endpoint,
                 "-test-images-file",
-                str(test_images),
+                str(images),
                 "-ginkgo.no-color",
                 "-ginkgo.junit-report",
                 str(report),
+                *extra,
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
             timeout=CRITEST_TIMEOUT,
             check=False,  # it exits non-zero whenever any spec fails; the report decides
-            cwd=tmp_path,
-            env={**os.environ, "HOME": str(tmp_path)},
+            cwd=workdir,
+            env={**os.environ, "HOME": str(workdir)},
         )
-    assert report.is_file(), f"critest wrote no report; see {tmp_path / 'critest.log'}"
-    verdict = judge(spec_statuses(report), read_list(HERE / f"expected-passes-{version}.txt"))
+    assert report.is_file(), f"critest wrote no report; see {workdir / 'critest.log'}"
+    return spec_statuses(report)
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_critest_passes_every_expected_spec(
+    version: str, scoped_shim: ShimProcess, test_images: Path, tmp_path: Path
+) -> None:
+    """A listed spec that fails is run once more on its own (-ginkgo.focus) before it fails
+    the test: a few specs read a container's log file the moment it exits, a race with the
+    shim's log copy (README) that a second run does not lose twice in a row."""
+    binary = tool(VERSIONS[version])
+    started = time.monotonic()
+    statuses = run_critest(binary, scoped_shim, test_images, tmp_path / "run")
+    verdict = judge(statuses, read_list(HERE / f"expected-passes-{version}.txt"))
     print(
         f"critest {version}: {len(verdict.passed)} of {verdict.ran} specs passed "
-        f"in {time.monotonic() - started:.0f}s (log: {tmp_path / 'critest.log'})"
+        f"in {time.monotonic() - started:.0f}s (log: {tmp_path / 'run' / 'critest.log'})"
     )
     if verdict.newly_passing:
         print(f"newly passing, move onto expected-passes-{version}.txt:")
         print("\n".join(verdict.newly_passing))
-    assert verdict.regressed == [], (
-        f"{len(verdict.regressed)} expected critest {version} specs did not pass "
-        f"(log: {tmp_path / 'critest.log'}):\n" + "\n".join(verdict.regressed)
+    regressed = verdict.regressed
+    if regressed:
+        print(f"failed, run again on their own: {regressed}")
+        again = run_critest(
+            binary,
+            scoped_shim,
+            test_images,
+            tmp_path / "retry",
+            "-ginkgo.focus",
+            focus_regex(regressed),
+        )
+        regressed = [name for name in regressed if again.get(name) != "passed"]
+    assert regressed == [], (
+        f"{len(regressed)} expected critest {version} specs did not pass twice in a row "
+        f"(logs: {tmp_path}):\n" + "\n".join(regressed)
     )

@@ -45,3 +45,13 @@ def judge(statuses: dict[str, str], expected: list[str]) -> Verdict:
         regressed=sorted(n for n in wanted if statuses.get(n) != PASSED),
         newly_passing=[n for n in passed if n not in wanted],
     )
+
+
+_RE2_SPECIAL = set("\\.+*?()|[]{}^$")
+
+
+def focus_regex(names: list[str]) -> str:
+    """A -ginkgo.focus expression (Go RE2) matching the specs that end with these names
+    (ginkgo matches it against a longer text, so it is anchored at the end only)."""
+    escaped = ("".join("\\" + c if c in _RE2_SPECIAL else c for c in n) for n in names)
+    return "(" + "|".join(escaped) + ")$"

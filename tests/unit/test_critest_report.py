@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from tests.support.critest import judge, read_list, spec_statuses
+from tests.support.critest import focus_regex, judge, read_list, spec_statuses
 
 REPORT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuites tests="5" failures="1">
@@ -45,3 +46,12 @@ def test_lists_ignore_comments_and_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "list.txt"
     path.write_text("# header\n\n[k8s.io] A runtime should a\n  \n")
     assert read_list(path) == ["[k8s.io] A runtime should a"]
+
+
+def test_focus_matches_exactly_the_named_specs() -> None:
+    names = ["[k8s.io] A runtime should (a) [Conformance]", "[k8s.io] B runtime should b"]
+    pattern = re.compile(focus_regex(names))
+    assert all(pattern.search(n) for n in names)
+    assert pattern.search("CRI validation [k8s.io] B runtime should b")
+    assert not pattern.search("[k8s.io] A runtime should (a) [Conformance] too")
+    assert not pattern.search("[k8s.io] A runtime should a [Conformance]")
