@@ -7,19 +7,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shim import labels, naming
 from shim.config import ShimConfig
 from shim.docker import DockerClient
+from shim.enginestate import EngineMonitor
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
+from shim.imagecache import ImageRefs
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
+
+# Ids of the shim's own objects remembered at once; the oldest go first.
+OWNED_IDS_LIMIT = 65536
 
 _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
 
@@ -30,6 +35,34 @@ class Backend:
     config: ShimConfig
     logs: LogManager
     oom: OomScorePolicy
+    engine: EngineMonitor = field(init=False)
+    image_refs: ImageRefs = field(init=False)
+    # Full id -> kind of the objects this shim created or inspected. Labels never
+    # change and ids are never reused, so stop and remove need no inspect for them.
+    _owned: dict[str, str] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.engine = EngineMonitor(self.docker, self.config.pod_network)
+        self.image_refs = ImageRefs(self.docker)
+
+    def remember(self, object_id: str, kind: str) -> None:
+        if len(self._owned) >= OWNED_IDS_LIMIT:
+            del self._owned[next(iter(self._owned))]
+        self._owned[object_id] = kind
+
+    def forget(self, object_id: str) -> None:
+        self._owned.pop(object_id, None)
+
+    async def owned_id(self, object_id: str, kind: str, field: str) -> str | None:
+        """Full id of our object of ``kind`` named by id or id prefix; None if absent.
+
+        For stop and remove, which need nothing else: a full id seen before
+        costs no inspect (if the object is gone since, Docker's 404 says so).
+        """
+        if self._owned.get(object_id) == kind:
+            return object_id
+        found = await self.find(object_id, kind, field)
+        return None if found is None else str(found["Id"])
 
     async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
         """Inspect document of a sandbox; NotFound for anything else, even a container."""
@@ -62,9 +95,17 @@ class Backend:
         owned = (inspect["Config"].get("Labels") or {}).get(labels.TYPE_KEY) == kind
         if not owned or not str(inspect["Id"]).startswith(object_id):
             return None
+        self.remember(inspect["Id"], kind)
         return inspect
 
     async def create_named(
+        self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
+    ) -> str:
+        created = await self._create_named(name, body, remove_stale)
+        self.remember(created, body["Labels"][labels.TYPE_KEY])
+        return created
+
+    async def _create_named(
         self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
     ) -> str:
         """Create a container under ``name``, recovering from a name conflict.

@@ -111,11 +111,14 @@ async def stop_container(
 ) -> cri.StopContainerResponse:
     if request.timeout < 0:
         raise InvalidArgument("timeout: must not be negative")
-    inspect = await backend.find(request.container_id, labels.TYPE_CONTAINER, "container_id")
-    if inspect is None or not inspect["State"].get("Running"):
+    container_id = await backend.owned_id(
+        request.container_id, labels.TYPE_CONTAINER, "container_id"
+    )
+    if container_id is None:
         return cri.StopContainerResponse()
+    # No inspect first: dockerd answers 304 for a container that is not running.
     await ignore_not_found(
-        lambda: backend.docker.stop_container(inspect["Id"], int(request.timeout))
+        lambda: backend.docker.stop_container(container_id, int(request.timeout))
     )
     return cri.StopContainerResponse()
 
@@ -123,11 +126,14 @@ async def stop_container(
 async def remove_container(
     backend: Backend, request: cri.RemoveContainerRequest
 ) -> cri.RemoveContainerResponse:
-    inspect = await backend.find(request.container_id, labels.TYPE_CONTAINER, "container_id")
-    if inspect is None:
+    container_id = await backend.owned_id(
+        request.container_id, labels.TYPE_CONTAINER, "container_id"
+    )
+    if container_id is None:
         return cri.RemoveContainerResponse()
-    await ignore_not_found(lambda: backend.docker.remove_container(inspect["Id"]))
-    await backend.logs.forget(inspect["Id"])
+    await ignore_not_found(lambda: backend.docker.remove_container(container_id))
+    backend.forget(container_id)
+    await backend.logs.forget(container_id)
     return cri.RemoveContainerResponse()
 
 
@@ -138,22 +144,17 @@ async def list_containers(
     if query is None:
         return cri.ListContainersResponse()
     entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
-    image_refs = await _image_refs(backend) if entries else {}
+    image_refs = await backend.image_refs.all() if entries else {}
     return cri.ListContainersResponse(
         containers=[convert.container(entry, image_refs) for entry in entries]
     )
-
-
-async def _image_refs(backend: Backend) -> dict[str, str]:
-    """Image id -> digested reference, from one image listing."""
-    return {image["Id"]: convert.image_ref(image) for image in await backend.docker.list_images()}
 
 
 async def container_status(
     backend: Backend, request: cri.ContainerStatusRequest
 ) -> cri.ContainerStatusResponse:
     inspect = await backend.container(request.container_id)
-    image = await backend.docker.inspect_image(inspect["Image"])
+    image_ref = await backend.image_refs.ref_of(inspect["Image"])
     info = {}
     if request.verbose:
         info["info"] = json.dumps(
@@ -166,7 +167,9 @@ async def container_status(
                 "securityOpt": inspect["HostConfig"].get("SecurityOpt"),
             }
         )
-    return cri.ContainerStatusResponse(status=convert.container_status(inspect, image), info=info)
+    return cri.ContainerStatusResponse(
+        status=convert.container_status(inspect, image_ref), info=info
+    )
 
 
 async def update_container_resources(
