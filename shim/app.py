@@ -20,8 +20,9 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health
 
-from cricommon import logsetup, metrics
+from cricommon import logsetup
 from shim import config as shim_config
+from shim import metrics as shim_metrics
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient
@@ -70,6 +71,10 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.callback(_unlink, path)
         await server.start()
         if config.metrics_address:
+            # Imported only when asked for: prometheus_client is not small.
+            from cricommon import metrics  # noqa: PLC0415
+
+            shim_metrics.enable()
             metrics_server, _ = metrics.serve(config.metrics_address)
             stack.callback(metrics_server.shutdown)
         health_task = asyncio.create_task(report_health(backend, health_servicer))
