@@ -192,6 +192,8 @@ def cri_dockerd(
         PAUSE,
         "--streaming-bind-addr",
         "127.0.0.1:0",
+        # No CNI here: sandboxes get dockerd's bridge network, as the shim's do.
+        "--network-plugin=",
         "--log-level",
         "error",
     ]

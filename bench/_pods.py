@@ -9,6 +9,7 @@ approach. Every object is named with the run's prefix and removed at the end.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 import uuid
@@ -27,6 +28,7 @@ NAMESPACE = "cri-bench"
 COMMAND = ["sleep", "3600"]
 EXEC = ["true"]
 LABEL = "io.cri-bench.run"
+CLEANUP_CONCURRENCY = 10
 
 
 class CriPods:
@@ -115,12 +117,14 @@ class CriPods:
         self.sandboxes.pop(sandbox_id, None)
 
     async def cleanup(self) -> None:
-        for sandbox_id in list(self.sandboxes):
-            try:
-                await self.stopp(sandbox_id)
-                await self.rmp(sandbox_id)
-            except grpc.aio.AioRpcError:
-                pass
+        async def remove(sandbox_id: str) -> None:
+            async with limit:
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    await self.stopp(sandbox_id)
+                    await self.rmp(sandbox_id)
+
+        limit = asyncio.Semaphore(CLEANUP_CONCURRENCY)
+        await asyncio.gather(*(remove(s) for s in list(self.sandboxes)))
 
 
 class RawPods:
@@ -207,9 +211,13 @@ class RawPods:
         await self.rm(sandbox_id)
 
     async def cleanup(self) -> None:
-        for container_id in list(self.created):
-            with contextlib.suppress(aiodocker.DockerError):
-                await self.rm(container_id)
+        async def remove(container_id: str) -> None:
+            async with limit:
+                with contextlib.suppress(aiodocker.DockerError):
+                    await self.rm(container_id)
+
+        limit = asyncio.Semaphore(CLEANUP_CONCURRENCY)
+        await asyncio.gather(*(remove(c) for c in list(self.created)))
 
 
 Pods = CriPods | RawPods
