@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from shim.deadline import rpc_deadline
-from shim.docker import DockerClient
 from shim.errors import ShimError
 
 # Networks that need no Docker network object to exist.
 BUILTIN_NETWORKS = frozenset({"host", "none"})
+
+
+class EngineProbe(Protocol):
+    """What the monitor asks dockerd (``shim.docker.DockerClient`` in the daemon)."""
+
+    async def ping(self) -> str: ...
+
+    async def version(self) -> dict[str, Any]: ...
+
+    async def network_exists(self, name: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +47,7 @@ class EngineState:
 class EngineMonitor:
     """The latest :class:`EngineState`; :meth:`refresh` asks dockerd again."""
 
-    def __init__(self, docker: DockerClient, pod_network: str) -> None:
+    def __init__(self, docker: EngineProbe, pod_network: str) -> None:
         self._docker = docker
         self._pod_network = pod_network
         self._state: EngineState | None = None

@@ -12,16 +12,27 @@ fed to :meth:`handle_event`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from shim import convert
 from shim.deadline import rpc_deadline
-from shim.docker import DockerClient
+
+JSON = dict[str, Any]
+
+
+class ImageSource(Protocol):
+    """What the map needs of Docker (``shim.docker.DockerClient`` in the daemon)."""
+
+    async def list_images(
+        self, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[JSON]: ...
+
+    async def inspect_image(self, ref: str) -> JSON | None: ...
 
 
 class ImageRefs:
-    def __init__(self, docker: DockerClient) -> None:
+    def __init__(self, docker: ImageSource) -> None:
         self._docker = docker
         self._refs: dict[str, str] | None = None
         # References known to name a local image (the infra image, checked by every RunPodSandbox).
