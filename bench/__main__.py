@@ -24,6 +24,9 @@ from bench.goals import evaluate, report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--peer-bin", type=Path, help="a cri-dockerd binary to compare with")
+    parser.add_argument(
+        "--baseline-src", type=Path, help="another checkout's shim to compare with (e.g. main)"
+    )
     parser.add_argument("--out", type=Path, help="directory for the JSON (default bench/results)")
     parser.add_argument(
         "--quick", action="store_true", help="fewer iterations and shorter idle windows"
@@ -32,14 +35,15 @@ def main() -> None:
     args = parser.parse_args()
     peer = ["--peer-bin", str(args.peer_bin)] if args.peer_bin else []
     out = ["--out", str(args.out)] if args.out else []
+    before = ["--baseline-src", str(args.baseline_src)] if args.baseline_src else []
     quick = args.quick
     pods = [n for n in (1, 10, 50, 200) if n < args.max_pods] + [args.max_pods]
     started = time.monotonic()
     results = {}
     parts = {
-        "steps": lambda: steps.main(["--iterations", "6" if quick else "20", *peer, *out]),
+        "steps": lambda: steps.main(["--iterations", "6" if quick else "20", *peer, *before, *out]),
         "concurrency": lambda: concurrency.main(
-            ["--rounds", "1" if quick else "2", "--pods", "1", "20", "50", *peer, *out]
+            ["--rounds", "1" if quick else "2", "--pods", "1", "20", "50", *peer, *before, *out]
         ),
         "scaling": lambda: scaling.main(
             ["--idle-seconds", "10" if quick else "60", "--pods", *map(str, pods), *peer, *out]

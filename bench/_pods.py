@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -43,6 +45,7 @@ class CriPods:
 
     async def close(self) -> None:
         await self.channel.close()
+        shutil.rmtree(self.logs, ignore_errors=True)
 
     def _sandbox_config(self, index: int) -> pb.PodSandboxConfig:
         name = f"{PREFIX}-{self.run}-{index}"
@@ -62,6 +65,9 @@ class CriPods:
         return response.pod_sandbox_id
 
     async def create(self, sandbox_id: str) -> str:
+        # As the kubelet does: the container's log directory exists before it is created
+        # (cri-dockerd links its log there and fails without it).
+        os.makedirs(Path(self.sandboxes[sandbox_id].log_directory) / "app", exist_ok=True)
         config = pb.ContainerConfig(
             metadata=pb.ContainerMetadata(name="app", attempt=0),
             image=pb.ImageSpec(image=BUSYBOX),

@@ -120,6 +120,9 @@ async def crictl(endpoint: str, *args: str) -> str:
         endpoint,
         "--image-endpoint",
         endpoint,
+        # crictl's default of 2 s is too short for a burst of pods on a busy machine.
+        "--timeout",
+        "120s",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

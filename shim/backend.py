@@ -40,6 +40,9 @@ class Backend:
     # Full id -> kind of the objects this shim created or inspected. Labels never
     # change and ids are never reused, so stop and remove need no inspect for them.
     _owned: dict[str, str] = field(init=False, default_factory=dict)
+    # Containers created by this process and not started yet: id -> (CRI log path, tty),
+    # what StartContainer would otherwise inspect for.
+    _fresh: dict[str, tuple[str, bool]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = EngineMonitor(self.docker, self.config.pod_network)
@@ -52,6 +55,16 @@ class Backend:
 
     def forget(self, object_id: str) -> None:
         self._owned.pop(object_id, None)
+        self._fresh.pop(object_id, None)
+
+    def note_created(self, container_id: str, log_path: str, tty: bool) -> None:
+        if len(self._fresh) >= OWNED_IDS_LIMIT:
+            del self._fresh[next(iter(self._fresh))]
+        self._fresh[container_id] = (log_path, tty)
+
+    def take_fresh(self, container_id: str) -> tuple[str, bool] | None:
+        """(log path, tty) of a container created here and never started, once; else None."""
+        return self._fresh.pop(container_id, None)
 
     async def owned_id(self, object_id: str, kind: str, field: str) -> str | None:
         """Full id of our object of ``kind`` named by id or id prefix; None if absent.

@@ -47,6 +47,7 @@ async def create_container(
     container_id = await backend.create_named(
         name, body, lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale))
     )
+    backend.note_created(container_id, body["Labels"].get(labels.LOG_PATH_KEY, ""), config.tty)
     log.info(
         "created container %s (%s)",
         container_id[:12],
@@ -82,15 +83,12 @@ def _log_path(directory: str, relative: str) -> str:
 async def start_container(
     backend: Backend, request: cri.StartContainerRequest
 ) -> cri.StartContainerResponse:
-    inspect = await backend.container(request.container_id)
-    container_id = inspect["Id"]
-    state = inspect["State"]
-    if state.get("Running"):
-        raise FailedPrecondition(f"container {container_id} is already running")
-    if convert.docker_time_ns(state.get("StartedAt")) or state.get("ExitCode"):
-        raise FailedPrecondition(
-            f"container {container_id} has already run; the CRI starts a container only once"
-        )
+    fresh = backend.take_fresh(request.container_id)
+    if fresh is None:
+        container_id, path, tty = await _startable(backend, request.container_id)
+    else:
+        # Created by this process and never started: nothing to inspect for.
+        container_id, (path, tty) = request.container_id, fresh
     try:
         await backend.docker.start_container(container_id)
     except DockerAPIError as exc:
@@ -100,10 +98,24 @@ async def start_container(
             # 400: dockerd's verdict on a missing or non-executable command.
             raise FailedPrecondition(f"starting container {container_id}: {exc.message}") from exc
         raise
-    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
     if path:
-        backend.logs.follow(container_id, path, tty=bool(inspect["Config"].get("Tty")))
+        backend.logs.follow(container_id, path, tty=tty)
     return cri.StartContainerResponse()
+
+
+async def _startable(backend: Backend, container_id: str) -> tuple[str, str, bool]:
+    """Full id, CRI log path and tty of a container that has never run."""
+    inspect = await backend.container(container_id)
+    container_id = inspect["Id"]
+    state = inspect["State"]
+    if state.get("Running"):
+        raise FailedPrecondition(f"container {container_id} is already running")
+    if convert.docker_time_ns(state.get("StartedAt")) or state.get("ExitCode"):
+        raise FailedPrecondition(
+            f"container {container_id} has already run; the CRI starts a container only once"
+        )
+    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
+    return container_id, path, bool(inspect["Config"].get("Tty"))
 
 
 async def stop_container(

@@ -10,6 +10,7 @@ from criapi.runtime.v1 import api_pb2 as cri
 from shim import __version__
 from shim.backend import Backend
 from shim.enginestate import Condition
+from shim.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,11 @@ RUNTIME_API_VERSION = "v1"
 
 async def version(backend: Backend, request: cri.VersionRequest) -> cri.VersionResponse:
     engine = await backend.engine.current()
+    if not engine.runtime.ready:
+        # Down at the last look: look again now rather than report a stale outage.
+        engine = await backend.engine.refresh()
+        if not engine.runtime.ready:
+            raise Unavailable(f"dockerd is not reachable: {engine.runtime.message}")
     return cri.VersionResponse(
         # The CRI calls this "the runtime's API version"; the kubelet ignores
         # it. It carries this shim's release, matching `cri-shim --version`.

@@ -240,3 +240,13 @@ async def test_a_forgotten_id_is_inspected_again() -> None:
     del fake.objects[cid]
     assert await backend.owned_id(cid, "container", "container_id") is None
     assert fake.inspected == [cid, cid]
+
+
+def test_a_created_container_is_fresh_once_and_not_after_removal() -> None:
+    backend = backend_with(FakeContainers())
+    backend.note_created("a" * 64, "app/0.log", False)
+    backend.note_created("b" * 64, "", True)
+    assert backend.take_fresh("a" * 64) == ("app/0.log", False)
+    assert backend.take_fresh("a" * 64) is None  # a second start must inspect
+    backend.forget("b" * 64)
+    assert backend.take_fresh("b" * 64) is None
