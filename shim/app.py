@@ -63,9 +63,11 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         logs = LogManager(docker)
         stack.push_async_callback(logs.close)
         backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
-        # EVENT WIRING POINT (issue 11): subscribe backend.image_refs.handle_event to the one
-        # Docker event listener (shim/dockerevents.py), so images changed behind the shim's
-        # back (docker pull/tag/rmi) invalidate the image map behind ListContainers.
+        # EVENT WIRING POINT (issue 11): subscribe backend.handle_event to the one Docker
+        # event listener (shim/dockerevents.py), so that images changed behind the shim's
+        # back (docker pull/tag/rmi) invalidate the image map behind ListContainers, and a
+        # sandbox stopped behind its back (docker stop, a dead pause process) is inspected
+        # again by the next CreateContainer.
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)
         bind(server, path, config.socket_group)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,9 @@ JSON = dict[str, Any]
 # Ids of the shim's own objects remembered at once; the oldest go first.
 OWNED_IDS_LIMIT = 65536
 
+# Docker container events after which a sandbox is no longer known to run.
+_NOT_RUNNING_ACTIONS = frozenset({"die", "kill", "stop", "pause", "destroy"})
+
 _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
 
 
@@ -43,6 +46,9 @@ class Backend:
     # Containers created by this process and not started yet: id -> (CRI log path, tty),
     # what StartContainer would otherwise inspect for.
     _fresh: dict[str, tuple[str, bool]] = field(init=False, default_factory=dict)
+    # Sandboxes this process started and has not seen stop: id -> the part of their
+    # inspect document CreateContainer reads (labels, cgroup parent, running).
+    _ready_sandboxes: dict[str, JSON] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = EngineMonitor(self.docker, self.config.pod_network)
@@ -56,6 +62,30 @@ class Backend:
     def forget(self, object_id: str) -> None:
         self._owned.pop(object_id, None)
         self._fresh.pop(object_id, None)
+        self._ready_sandboxes.pop(object_id, None)
+
+    def handle_event(self, event: Mapping[str, Any]) -> None:
+        """Feed one Docker event (``GET /events`` JSON) to what the shim keeps in memory."""
+        self.image_refs.handle_event(event)
+        if event.get("Type") == "container" and event.get("Action") in _NOT_RUNNING_ACTIONS:
+            self._ready_sandboxes.pop(str((event.get("Actor") or {}).get("ID", "")), None)
+
+    def note_sandbox_ready(self, sandbox_id: str, docker_labels: JSON, cgroup_parent: str) -> None:
+        if len(self._ready_sandboxes) >= OWNED_IDS_LIMIT:
+            del self._ready_sandboxes[next(iter(self._ready_sandboxes))]
+        self._ready_sandboxes[sandbox_id] = {
+            "Id": sandbox_id,
+            "Config": {"Labels": docker_labels},
+            "HostConfig": {"CgroupParent": cgroup_parent},
+            "State": {"Running": True},
+        }
+
+    def sandbox_not_ready(self, sandbox_id: str) -> None:
+        self._ready_sandboxes.pop(sandbox_id, None)
+
+    def ready_sandbox(self, sandbox_id: str) -> JSON | None:
+        """What CreateContainer needs of a sandbox this process started and never saw stop."""
+        return self._ready_sandboxes.get(sandbox_id)
 
     def note_created(self, container_id: str, log_path: str, tty: bool) -> None:
         if len(self._fresh) >= OWNED_IDS_LIMIT:

@@ -21,7 +21,10 @@ async def create_container(
         raise InvalidArgument("config: required")
     config = request.config
     createspec.validate_container_config(config)
-    sandbox_inspect = await backend.sandbox(request.pod_sandbox_id)
+    # A sandbox this process started needs no inspect (cri-dockerd inspects none at all).
+    sandbox_inspect = backend.ready_sandbox(request.pod_sandbox_id) or await backend.sandbox(
+        request.pod_sandbox_id
+    )
     if not sandbox_inspect["State"].get("Running"):
         raise FailedPrecondition(f"pod sandbox {sandbox_inspect['Id']} is not ready")
     sandbox = _sandbox_view(sandbox_inspect, request.sandbox_config)

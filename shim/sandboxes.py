@@ -48,6 +48,7 @@ async def run_pod_sandbox(
         # A sandbox that cannot start is removed: a failed RunPodSandbox leaves nothing.
         await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
         raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
+    backend.note_sandbox_ready(sandbox_id, body["Labels"], body["HostConfig"]["CgroupParent"])
     log.info(
         "sandbox %s (%s) ready",
         sandbox_id[:12],
@@ -86,6 +87,7 @@ async def stop_pod_sandbox(
     )
     if sandbox_id is None:
         return cri.StopPodSandboxResponse()
+    backend.sandbox_not_ready(sandbox_id)
     running = await backend.sandbox_containers(sandbox_id, running_only=True)
     await gather_all([_kill_leftover(backend, entry["Id"]) for entry in running])
     await ignore_not_found(lambda: backend.docker.stop_container(sandbox_id, INFRA_STOP_GRACE))

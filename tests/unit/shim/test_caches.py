@@ -250,3 +250,29 @@ def test_a_created_container_is_fresh_once_and_not_after_removal() -> None:
     assert backend.take_fresh("a" * 64) is None  # a second start must inspect
     backend.forget("b" * 64)
     assert backend.take_fresh("b" * 64) is None
+
+
+def test_a_started_sandbox_is_ready_until_stopped_removed_or_seen_to_die() -> None:
+    backend = backend_with(FakeContainers())
+    for sandbox_id in ("1" * 64, "2" * 64, "3" * 64):
+        backend.note_sandbox_ready(sandbox_id, {"io.kubernetes.docker.type": "podsandbox"}, "")
+    ready = backend.ready_sandbox("1" * 64)
+    assert ready is not None
+    assert ready["State"]["Running"] is True
+    assert ready["Config"]["Labels"] == {"io.kubernetes.docker.type": "podsandbox"}
+    backend.sandbox_not_ready("1" * 64)  # StopPodSandbox
+    backend.forget("2" * 64)  # RemovePodSandbox
+    backend.handle_event({"Type": "container", "Action": "start", "Actor": {"ID": "3" * 64}})
+    assert backend.ready_sandbox("3" * 64) is not None
+    backend.handle_event({"Type": "container", "Action": "die", "Actor": {"ID": "3" * 64}})
+    assert [backend.ready_sandbox(s * 64) for s in "123"] == [None, None, None]
+
+
+async def test_backend_events_reach_the_image_map() -> None:
+    backend = backend_with(FakeContainers())
+    fake = FakeImages()
+    backend.image_refs = ImageRefs(fake)
+    await backend.image_refs.all()
+    backend.handle_event({"Type": "image", "Action": "delete", "Actor": {"ID": BUSYBOX_ID}})
+    await backend.image_refs.all()
+    assert fake.calls == ["list", "list"]
