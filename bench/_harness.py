@@ -289,3 +289,13 @@ class Stopwatch:
 
     def __exit__(self, *_: object) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+@contextlib.contextmanager
+def shim_daemon(endpoint: str | None) -> Iterator[str]:
+    """Use ``endpoint``, or run a shim of this checkout on a private socket for the duration."""
+    if endpoint:
+        yield endpoint
+        return
+    with shim() as runtime:
+        yield runtime.endpoint

@@ -7,7 +7,7 @@ import logging
 import os
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, labels, naming, seccomp
+from shim import convert, createspec, dockerfilters, labels, naming, records, seccomp
 from shim.backend import JSON, Backend, ignore_not_found
 from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
 
@@ -66,13 +66,13 @@ async def create_container(
 
 def _sandbox_view(inspect: JSON, given: cri.PodSandboxConfig) -> createspec.SandboxView:
     """The sandbox as recorded at its creation; the request's copy only fills gaps."""
-    record = labels.decode_record(inspect["Config"].get("Labels"))
+    record = records.sandbox(inspect["Config"].get("Labels"))
     return createspec.SandboxView(
         id=inspect["Id"],
-        metadata=convert.sandbox_metadata(record),
-        namespace_options=record.get("namespace_options", {}),
+        metadata=record.metadata,
+        namespace_options=record.namespace_options.as_mapping(),
         cgroup_parent=inspect["HostConfig"].get("CgroupParent") or "",
-        log_directory=record.get("log_directory") or given.log_directory,
+        log_directory=record.log_directory or given.log_directory,
     )
 
 
@@ -158,7 +158,7 @@ async def list_containers(
     query = dockerfilters.containers(request.filter)
     if query is None:
         return cri.ListContainersResponse()
-    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
+    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     image_refs = await backend.image_refs.all() if entries else {}
     return cri.ListContainersResponse(
         containers=[convert.container(entry, image_refs) for entry in entries]

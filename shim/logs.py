@@ -22,7 +22,7 @@ import asyncio
 import glob
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shim import criolog, labels
@@ -233,8 +233,10 @@ def _line(frame: LogFrame) -> criolog.LogLine:
 class LogManager:
     """Owns every copier task; the daemon closes it on shutdown."""
 
-    def __init__(self, docker: DockerClient) -> None:
+    def __init__(self, docker: DockerClient, scope: Sequence[str] = ()) -> None:
         self._docker = docker
+        # Label filters of the shim instance: resume only its own containers' logs.
+        self._scope = list(scope)
         self._copiers: dict[str, Copier] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -293,7 +295,13 @@ class LogManager:
     async def _resume_each(self) -> None:
         try:
             entries = await self._docker.list_containers(
-                {"label": [f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}", labels.LOG_PATH_KEY]}
+                {
+                    "label": [
+                        f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}",
+                        labels.LOG_PATH_KEY,
+                        *self._scope,
+                    ]
+                }
             )
         except ShimError as exc:
             log.warning("cannot list containers to resume their logs: %s", exc.message)

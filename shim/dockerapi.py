@@ -1,0 +1,69 @@
+"""What the shim needs from the Docker Engine, as a protocol.
+
+:class:`shim.docker.DockerClient` (aiodocker) implements it; the fast tests'
+recording fake (``tests/support/fakedocker.py``) implements it too, so every
+service module can be exercised without dockerd. Service modules depend on
+this protocol, never on the concrete client.
+
+Contract, whoever implements it: documents are dockerd's JSON, failures are
+:class:`shim.errors.DockerAPIError` (with dockerd's HTTP status) or
+:class:`shim.errors.DeadlineExceeded`, and every call but the two streams
+(``log_frames``, ``pull_image``) ends within the RPC's deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from shim.docker import ExecOutput, LogFrame
+
+JSON = dict[str, Any]
+
+
+class DockerAPI(Protocol):
+    @property
+    def endpoint(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+    # -- system
+    async def ping(self) -> str: ...  # the engine version ("" if dockerd does not say)
+    async def version(self) -> JSON: ...
+    async def info(self) -> JSON: ...
+    async def disk_usage(self) -> JSON: ...
+    async def network_exists(self, name: str) -> bool: ...
+
+    # -- containers
+    async def create_container(self, name: str, body: JSON) -> str: ...
+    async def start_container(self, container_id: str) -> None: ...
+    async def stop_container(self, container_id: str, grace_seconds: int) -> None: ...
+    async def remove_container(self, container_id: str) -> None: ...
+    async def inspect_container(self, container_id: str) -> JSON: ...
+    async def list_containers(self, filters: Mapping[str, Sequence[str]]) -> list[JSON]: ...
+    async def update_container(self, container_id: str, body: JSON) -> None: ...
+
+    # -- exec
+    async def exec_create(
+        self, container_id: str, cmd: Sequence[str], tty: bool = False
+    ) -> str: ...
+    async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
+        """Output until the exec ends; TimeoutError once ``deadline`` (loop time) passes."""
+        ...
+
+    async def exec_inspect(self, exec_id: str) -> JSON: ...
+
+    # -- logs
+    def log_frames(
+        self, container_id: str, *, tty: bool, since: str | None, follow: bool
+    ) -> AsyncIterator[LogFrame]: ...
+
+    # -- images
+    async def list_images(
+        self, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[JSON]: ...
+    async def inspect_image(self, ref: str) -> JSON | None: ...
+    async def pull_image(
+        self, ref: str, auth: JSON | None, on_progress: Callable[[JSON], None]
+    ) -> None: ...
+    async def remove_image(self, ref: str) -> None: ...
