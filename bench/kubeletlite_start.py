@@ -179,6 +179,7 @@ async def measure(
     scratch: Path,
 ) -> dict[str, Any]:
     watcher = Watcher(endpoint)
+    used: list[str] = []
     run = uuid.uuid4().hex[:6]
     single: dict[str, list[float]] = {"kubelet-lite": [], "crictl": []}
     result: dict[str, Any] = {}
@@ -187,6 +188,7 @@ async def measure(
             order = ["kubelet-lite", "crictl"] if r % 2 == 0 else ["crictl", "kubelet-lite"]
             for how in order:
                 ns = f"{NAMESPACE_PREFIX}-{run}-{r}-{how[0]}"
+                used.append(ns)
                 name = f"p{r}"
                 if how == "kubelet-lite":
                     single[how].append(await with_kubeletlite(watcher, manifests, [name], ns))
@@ -200,6 +202,7 @@ async def measure(
                 await watcher.remove_namespace(f"{NAMESPACE_PREFIX}-{run}-{r}-{how}")
         names = [f"b{i}" for i in range(args.burst)]
         ns_c, ns_k = f"{NAMESPACE_PREFIX}-{run}-bc", f"{NAMESPACE_PREFIX}-{run}-bk"
+        used += [ns_c, ns_k]
         crictl_burst = await with_crictl(endpoint, scratch, names, ns_c)
         await watcher.remove_namespace(ns_c)
         kl_burst = await with_kubeletlite(watcher, manifests, names, ns_k)
@@ -217,6 +220,12 @@ async def measure(
         await asyncio.sleep(2)
         await watcher.remove_namespace(ns_k)
     finally:
+        # Also after a failure: nothing the benchmark started is left running.
+        for manifest_file in await asyncio.to_thread(lambda: list(manifests.glob("*.yaml"))):
+            manifest_file.unlink()
+        for ns in used:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await watcher.remove_namespace(ns)
         await watcher.channel.close()
     return result
 
