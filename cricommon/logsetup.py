@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import sys
 
-from pythonjsonlogger.json import JsonFormatter
-
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Libraries that are chatty below WARNING and say nothing our own logs miss.
@@ -25,6 +23,9 @@ _QUIET = {
 def configure(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
+        # Imported only for JSON logs, so text-logging daemons do not load it.
+        from pythonjsonlogger.json import JsonFormatter  # noqa: PLC0415
+
         handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level"}))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))

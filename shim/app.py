@@ -18,16 +18,19 @@ import sys
 from collections.abc import Sequence
 
 import grpc
+import uvloop
 from grpc_health.v1 import health
 
-from cricommon import logsetup, metrics
+from cricommon import logsetup
 from shim import config as shim_config
 from shim import labels
+from shim import metrics as shim_metrics
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient
 from shim.dockerevents import DockerEvents
 from shim.eventhub import ContainerEventHub
+from shim.imagecache import ImageRefs
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
@@ -67,7 +70,8 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         logs = LogManager(docker, labels.scope_filters(config.instance))
         stack.push_async_callback(logs.close)
         docker_events = DockerEvents(docker)
-        event_hub = ContainerEventHub(docker, config.instance)
+        image_refs = ImageRefs(docker)
+        event_hub = ContainerEventHub(docker, image_refs, config.instance)
         docker_events.add_listener(event_hub)
         for task in (
             asyncio.create_task(docker_events.run(), name="docker-events"),
@@ -82,7 +86,11 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             privileges=PrivilegePolicy(docker),
             stats=StatsCollector(docker),
             events=event_hub,
+            image_refs=image_refs,
         )
+        # The image map behind ListContainers and the sandboxes CreateContainer trusts
+        # without an inspect follow dockerd's events (docker pull/rmi, a dead pause).
+        docker_events.add_listener(backend)
         # Closed after the gRPC server stops and before Docker's client: open
         # sessions end and the processes they exec'd are killed.
         streaming = StreamingServer(docker, backend.streams, streaming_options(config))
@@ -94,6 +102,10 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.callback(_unlink, path)
         await server.start()
         if config.metrics_address:
+            # Imported only when asked for: prometheus_client is not small.
+            from cricommon import metrics  # noqa: PLC0415
+
+            shim_metrics.enable()
             metrics_server, _ = metrics.serve(config.metrics_address)
             stack.callback(metrics_server.shutdown)
         health_task = asyncio.create_task(
@@ -164,7 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = shim_config.load(argv)
     logsetup.configure(config.log_level, config.log_format)
     try:
-        asyncio.run(serve(config))
+        # uvloop: the profile shows the event loop's own machinery (handles,
+        # selector, transports) as a large share of the shim's CPU per RPC.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(config))
     except SocketInUse as exc:
         log.error("%s", exc)
         return 1

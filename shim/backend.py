@@ -13,8 +13,11 @@ from typing import Any
 from shim import labels, naming
 from shim.config import ShimConfig
 from shim.dockerapi import DockerAPI
+from shim.dockerevents import DockerEvent
+from shim.enginestate import EngineMonitor
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.eventhub import ContainerEventHub
+from shim.imagecache import ImageRefs
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
@@ -24,6 +27,12 @@ from shim.streaming.tokens import StreamIssuer, TokenCache
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
+
+# Ids of the shim's own objects remembered at once; the oldest go first.
+OWNED_IDS_LIMIT = 65536
+
+# Docker container events after which a sandbox is no longer known to run.
+_NOT_RUNNING_ACTIONS = frozenset({"die", "kill", "stop", "pause", "destroy"})
 
 _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
 
@@ -37,8 +46,82 @@ class Backend:
     privileges: PrivilegePolicy
     stats: StatsCollector
     events: ContainerEventHub
+    # Image id -> reference, shared with the event hub's container statuses.
+    image_refs: ImageRefs
     # Exec/Attach/PortForward URLs; the streaming server publishes its base URL here.
     streams: StreamIssuer = field(default_factory=lambda: StreamIssuer(TokenCache()))
+    engine: EngineMonitor = field(init=False)
+    # Full id -> kind of the objects this shim created or inspected. Labels never
+    # change and ids are never reused, so stop and remove need no inspect for them.
+    _owned: dict[str, str] = field(init=False, default_factory=dict)
+    # Containers created by this process and not started yet: id -> (CRI log path, tty),
+    # what StartContainer would otherwise inspect for.
+    _fresh: dict[str, tuple[str, bool]] = field(init=False, default_factory=dict)
+    # Sandboxes this process started and has not seen stop: id -> the part of their
+    # inspect document CreateContainer reads (labels, cgroup parent, running).
+    _ready_sandboxes: dict[str, JSON] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.engine = EngineMonitor(self.docker, self.config.pod_network)
+
+    def remember(self, object_id: str, kind: str) -> None:
+        if len(self._owned) >= OWNED_IDS_LIMIT:
+            del self._owned[next(iter(self._owned))]
+        self._owned[object_id] = kind
+
+    def forget(self, object_id: str) -> None:
+        self._owned.pop(object_id, None)
+        self._fresh.pop(object_id, None)
+        self._ready_sandboxes.pop(object_id, None)
+
+    def on_event(self, event: DockerEvent) -> None:
+        """One Docker event, from the shim's one subscription (a ``dockerevents.Listener``)."""
+        self.image_refs.on_event(event)
+        if event.type == "container" and event.action in _NOT_RUNNING_ACTIONS:
+            self._ready_sandboxes.pop(event.id, None)
+
+    def on_connection(self, connected: bool) -> None:
+        """Events may have been missed while the stream was down: trust nothing cached."""
+        if not connected:
+            self.image_refs.invalidate()
+            self._ready_sandboxes.clear()
+
+    def note_sandbox_ready(self, sandbox_id: str, docker_labels: JSON, cgroup_parent: str) -> None:
+        if len(self._ready_sandboxes) >= OWNED_IDS_LIMIT:
+            del self._ready_sandboxes[next(iter(self._ready_sandboxes))]
+        self._ready_sandboxes[sandbox_id] = {
+            "Id": sandbox_id,
+            "Config": {"Labels": docker_labels},
+            "HostConfig": {"CgroupParent": cgroup_parent},
+            "State": {"Running": True},
+        }
+
+    def sandbox_not_ready(self, sandbox_id: str) -> None:
+        self._ready_sandboxes.pop(sandbox_id, None)
+
+    def ready_sandbox(self, sandbox_id: str) -> JSON | None:
+        """What CreateContainer needs of a sandbox this process started and never saw stop."""
+        return self._ready_sandboxes.get(sandbox_id)
+
+    def note_created(self, container_id: str, log_path: str, tty: bool) -> None:
+        if len(self._fresh) >= OWNED_IDS_LIMIT:
+            del self._fresh[next(iter(self._fresh))]
+        self._fresh[container_id] = (log_path, tty)
+
+    def take_fresh(self, container_id: str) -> tuple[str, bool] | None:
+        """(log path, tty) of a container created here and never started, once; else None."""
+        return self._fresh.pop(container_id, None)
+
+    async def owned_id(self, object_id: str, kind: str, field: str) -> str | None:
+        """Full id of our object of ``kind`` named by id or id prefix; None if absent.
+
+        For stop and remove, which need nothing else: a full id seen before
+        costs no inspect (if the object is gone since, Docker's 404 says so).
+        """
+        if self._owned.get(object_id) == kind:
+            return object_id
+        found = await self.find(object_id, kind, field)
+        return None if found is None else str(found["Id"])
 
     async def sandbox(self, sandbox_id: str, field: str = "pod_sandbox_id") -> JSON:
         """Inspect document of a sandbox; NotFound for anything else, even a container."""
@@ -72,6 +155,7 @@ class Backend:
         owned = docker_labels.get(labels.TYPE_KEY) == kind and self.in_scope(docker_labels)
         if not owned or not str(inspect["Id"]).startswith(object_id):
             return None
+        self.remember(inspect["Id"], kind)
         return inspect
 
     def in_scope(self, docker_labels: dict[str, str] | None) -> bool:
@@ -85,6 +169,13 @@ class Backend:
         )
 
     async def create_named(
+        self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
+    ) -> str:
+        created = await self._create_named(name, body, remove_stale)
+        self.remember(created, body["Labels"][labels.TYPE_KEY])
+        return created
+
+    async def _create_named(
         self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
     ) -> str:
         """Create a container under ``name``, recovering from a name conflict.

@@ -21,7 +21,10 @@ async def create_container(
         raise InvalidArgument("config: required")
     config = request.config
     createspec.validate_container_config(config)
-    sandbox_inspect = await backend.sandbox(request.pod_sandbox_id)
+    # A sandbox this process started needs no inspect (cri-dockerd inspects none at all).
+    sandbox_inspect = backend.ready_sandbox(request.pod_sandbox_id) or await backend.sandbox(
+        request.pod_sandbox_id
+    )
     if not sandbox_inspect["State"].get("Running"):
         raise FailedPrecondition(f"pod sandbox {sandbox_inspect['Id']} is not ready")
     sandbox = _sandbox_view(sandbox_inspect, request.sandbox_config)
@@ -48,6 +51,7 @@ async def create_container(
     container_id = await backend.create_named(
         name, body, lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale))
     )
+    backend.note_created(container_id, body["Labels"].get(labels.LOG_PATH_KEY, ""), config.tty)
     log.info(
         "created container %s (%s)",
         container_id[:12],
@@ -83,15 +87,12 @@ def _log_path(directory: str, relative: str) -> str:
 async def start_container(
     backend: Backend, request: cri.StartContainerRequest
 ) -> cri.StartContainerResponse:
-    inspect = await backend.container(request.container_id)
-    container_id = inspect["Id"]
-    state = inspect["State"]
-    if state.get("Running"):
-        raise FailedPrecondition(f"container {container_id} is already running")
-    if convert.docker_time_ns(state.get("StartedAt")) or state.get("ExitCode"):
-        raise FailedPrecondition(
-            f"container {container_id} has already run; the CRI starts a container only once"
-        )
+    fresh = backend.take_fresh(request.container_id)
+    if fresh is None:
+        container_id, path, tty = await _startable(backend, request.container_id)
+    else:
+        # Created by this process and never started: nothing to inspect for.
+        container_id, (path, tty) = request.container_id, fresh
     try:
         await backend.docker.start_container(container_id)
     except DockerAPIError as exc:
@@ -101,10 +102,24 @@ async def start_container(
             # 400: dockerd's verdict on a missing or non-executable command.
             raise FailedPrecondition(f"starting container {container_id}: {exc.message}") from exc
         raise
-    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
     if path:
-        backend.logs.follow(container_id, path, tty=bool(inspect["Config"].get("Tty")))
+        backend.logs.follow(container_id, path, tty=tty)
     return cri.StartContainerResponse()
+
+
+async def _startable(backend: Backend, container_id: str) -> tuple[str, str, bool]:
+    """Full id, CRI log path and tty of a container that has never run."""
+    inspect = await backend.container(container_id)
+    container_id = inspect["Id"]
+    state = inspect["State"]
+    if state.get("Running"):
+        raise FailedPrecondition(f"container {container_id} is already running")
+    if convert.docker_time_ns(state.get("StartedAt")) or state.get("ExitCode"):
+        raise FailedPrecondition(
+            f"container {container_id} has already run; the CRI starts a container only once"
+        )
+    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
+    return container_id, path, bool(inspect["Config"].get("Tty"))
 
 
 async def stop_container(
@@ -112,11 +127,14 @@ async def stop_container(
 ) -> cri.StopContainerResponse:
     if request.timeout < 0:
         raise InvalidArgument("timeout: must not be negative")
-    inspect = await backend.find(request.container_id, labels.TYPE_CONTAINER, "container_id")
-    if inspect is None or not inspect["State"].get("Running"):
+    container_id = await backend.owned_id(
+        request.container_id, labels.TYPE_CONTAINER, "container_id"
+    )
+    if container_id is None:
         return cri.StopContainerResponse()
+    # No inspect first: dockerd answers 304 for a container that is not running.
     await ignore_not_found(
-        lambda: backend.docker.stop_container(inspect["Id"], int(request.timeout))
+        lambda: backend.docker.stop_container(container_id, int(request.timeout))
     )
     return cri.StopContainerResponse()
 
@@ -124,12 +142,15 @@ async def stop_container(
 async def remove_container(
     backend: Backend, request: cri.RemoveContainerRequest
 ) -> cri.RemoveContainerResponse:
-    inspect = await backend.find(request.container_id, labels.TYPE_CONTAINER, "container_id")
-    if inspect is None:
+    container_id = await backend.owned_id(
+        request.container_id, labels.TYPE_CONTAINER, "container_id"
+    )
+    if container_id is None:
         return cri.RemoveContainerResponse()
-    await ignore_not_found(lambda: backend.docker.remove_container(inspect["Id"]))
-    await backend.logs.forget(inspect["Id"])
-    backend.stats.forget(inspect["Id"])
+    await ignore_not_found(lambda: backend.docker.remove_container(container_id))
+    backend.forget(container_id)
+    await backend.logs.forget(container_id)
+    backend.stats.forget(container_id)
     return cri.RemoveContainerResponse()
 
 
@@ -140,22 +161,17 @@ async def list_containers(
     if query is None:
         return cri.ListContainersResponse()
     entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
-    image_refs = await _image_refs(backend) if entries else {}
+    image_refs = await backend.image_refs.all() if entries else {}
     return cri.ListContainersResponse(
         containers=[convert.container(entry, image_refs) for entry in entries]
     )
-
-
-async def _image_refs(backend: Backend) -> dict[str, str]:
-    """Image id -> digested reference, from one image listing."""
-    return {image["Id"]: convert.image_ref(image) for image in await backend.docker.list_images()}
 
 
 async def container_status(
     backend: Backend, request: cri.ContainerStatusRequest
 ) -> cri.ContainerStatusResponse:
     inspect = await backend.container(request.container_id)
-    image = await backend.docker.inspect_image(inspect["Image"])
+    image_ref = await backend.image_refs.ref_of(inspect["Image"])
     info = {}
     if request.verbose:
         info["info"] = json.dumps(
@@ -168,7 +184,9 @@ async def container_status(
                 "securityOpt": inspect["HostConfig"].get("SecurityOpt"),
             }
         )
-    return cri.ContainerStatusResponse(status=convert.container_status(inspect, image), info=info)
+    return cri.ContainerStatusResponse(
+        status=convert.container_status(inspect, image_ref), info=info
+    )
 
 
 async def update_container_resources(

@@ -138,8 +138,8 @@ def container(entry: JSON, image_refs: Mapping[str, str]) -> cri.Container:
     )
 
 
-def container_status(inspect: JSON, image: JSON | None) -> cri.ContainerStatus:
-    """ContainerStatus from a container's inspect document and its image's (if still present)."""
+def container_status(inspect: JSON, image_ref: str) -> cri.ContainerStatus:
+    """ContainerStatus from a container's inspect document and its image's reference."""
     config = inspect["Config"]
     docker_labels = config.get("Labels") or {}
     record = records.container(docker_labels)
@@ -155,7 +155,7 @@ def container_status(inspect: JSON, image: JSON | None) -> cri.ContainerStatus:
         finished_at=finished,
         exit_code=int(inspect["State"].get("ExitCode", 0)),
         image=image_spec(record.image, config.get("Image", "")),
-        image_ref=image_ref(image) if image else image_id,
+        image_ref=image_ref,
         image_id=image_id,
         reason=reason,
         message=inspect["State"].get("Error", ""),

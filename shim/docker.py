@@ -156,12 +156,15 @@ class DockerClient:
 
     # -- system -------------------------------------------------------------
 
-    async def ping(self) -> None:
-        async def request() -> None:
+    async def ping(self) -> str:
+        """Check that dockerd answers; return its version (``Server`` header, "" if none)."""
+
+        async def request() -> str:
             async with self._docker._query("_ping", versioned_api=False) as response:
                 await response.read()
+                return _engine_version(response.headers.get("Server", ""))
 
-        await self._call("ping", request())
+        return await self._call("ping", request())
 
     async def version(self) -> JSON:
         return dict(await self._call("version", self._docker.version()))
@@ -395,6 +398,15 @@ def _translated(op: str) -> Iterator[None]:
         raise DockerAPIError(status, _clean_message(exc.message)) from exc
     except aiohttp.ClientError as exc:
         raise DockerAPIError(DOCKER_UNREACHABLE, f"{op}: {exc}") from exc
+
+
+_SERVER_HEADER = re.compile(r"Docker/(\S+)")
+
+
+def _engine_version(server: str) -> str:
+    """The version in dockerd's ``Server: Docker/20.10.24+dfsg1 (linux)`` header."""
+    match = _SERVER_HEADER.match(server)
+    return match.group(1) if match else ""
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f]+")

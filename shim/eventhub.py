@@ -22,6 +22,7 @@ from shim.deadline import rpc_deadline
 from shim.dockerapi import JSON, DockerAPI
 from shim.dockerevents import DockerEvent
 from shim.errors import DockerAPIError, ResourceExhausted, ShimError, Unavailable
+from shim.imagecache import ImageRefs
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,6 @@ CLIENT_BUFFER = 1000
 BACKLOG = 10_000
 BUILD_CONCURRENCY = 16
 # Image documents kept for statuses (image ids are content addressed; bounded anyway).
-IMAGE_CACHE = 256
 
 EVENT_TYPES = {
     "create": cri.CONTAINER_CREATED_EVENT,
@@ -98,9 +98,14 @@ class ContainerEventHub:
     """A :class:`shim.dockerevents.Listener` serving GetContainerEvents clients."""
 
     def __init__(
-        self, docker: DockerAPI, instance: str = "", client_buffer: int = CLIENT_BUFFER
+        self,
+        docker: DockerAPI,
+        image_refs: ImageRefs,
+        instance: str = "",
+        client_buffer: int = CLIENT_BUFFER,
     ) -> None:
         self._docker = docker
+        self._image_refs = image_refs
         self._instance = instance
         self._client_buffer = client_buffer
         self._subscriptions: set[Subscription] = set()
@@ -109,7 +114,6 @@ class ContainerEventHub:
         self._inflight: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._building = asyncio.Semaphore(BUILD_CONCURRENCY)
-        self._images: dict[str, JSON | None] = {}
         self.connected = False
 
     # -- Listener -------------------------------------------------------------------
@@ -231,11 +235,9 @@ class ContainerEventHub:
         inspects = [
             i for i in await asyncio.gather(*(self._inspect(m["Id"]) for m in members)) if i
         ]
-        for image_id in {i["Image"] for i in inspects} - self._images.keys():
-            if len(self._images) >= IMAGE_CACHE:
-                self._images.clear()
-            self._images[image_id] = await self._docker.inspect_image(image_id)
-        return [convert.container_status(i, self._images.get(i["Image"])) for i in inspects]
+        return [
+            convert.container_status(i, await self._image_refs.ref_of(i["Image"])) for i in inspects
+        ]
 
     async def _inspect(self, object_id: str) -> JSON | None:
         try:

@@ -22,8 +22,10 @@ from shim.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, S
 
 log = logging.getLogger(__name__)
 
-# After its output closes, dockerd may take a moment to record the exit code.
-EXIT_CODE_POLLS = 20
+# After its output closes, dockerd may take a moment to record the exit code:
+# it is asked again after 2, 4, 8 ... ms (at most 50 ms apart, about 1 s in all).
+EXIT_CODE_POLLS = 25
+EXIT_CODE_FIRST_POLL_INTERVAL = 0.002
 EXIT_CODE_POLL_INTERVAL = 0.05
 
 
@@ -57,11 +59,13 @@ async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecS
 
 
 async def _exit_code(backend: Backend, exec_id: str) -> int:
-    for _ in range(EXIT_CODE_POLLS):
+    for attempt in range(EXIT_CODE_POLLS):
         info = await backend.docker.exec_inspect(exec_id)
         if not info.get("Running"):
             return int(info.get("ExitCode") or 0)
-        await asyncio.sleep(EXIT_CODE_POLL_INTERVAL)
+        await asyncio.sleep(
+            min(EXIT_CODE_FIRST_POLL_INTERVAL * 2**attempt, EXIT_CODE_POLL_INTERVAL)
+        )
     raise DeadlineExceeded(f"exec {exec_id}: output closed but the process did not exit")
 
 

@@ -58,6 +58,9 @@ async def pull(backend: Backend, ref: imageref.ImageRef, auth: JSON | None) -> s
         ) from exc
     except DockerAPIError as exc:
         raise pull_failure(exc, f"pulling {ref}") from exc
+    finally:
+        # Even a failed pull may have fetched or re-tagged something.
+        backend.image_refs.invalidate()
     image = await backend.docker.inspect_image(str(ref))
     if image is None:
         raise NotFound(f"pulling {ref}: dockerd reported success but has no such image")
@@ -138,6 +141,7 @@ async def remove_image(
         return cri.RemoveImageResponse()
     # Removing the image means every name it has, then the id itself.
     names = [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or []), image["Id"]]
+    backend.image_refs.invalidate()
     for name in names:
         try:
             await backend.docker.remove_image(name)

@@ -140,8 +140,5 @@ def _log_failure(
 def _observe(
     name: str, code: grpc.StatusCode, seconds: float, subjects: dict[str, str] | None = None
 ) -> None:
-    metrics.RPC_DURATION.labels(name).observe(seconds)
-    metrics.RPC_REQUESTS.labels(name, code.name).inc()
-    if code != grpc.StatusCode.OK:
-        metrics.RPC_ERRORS.labels(name, code.name).inc()
+    metrics.observe_rpc(name, code.name, seconds)
     log.debug("%s -> %s in %.1f ms", name, code.name, seconds * 1000, extra=subjects or {})

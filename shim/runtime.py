@@ -9,30 +9,35 @@ import logging
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import __version__
 from shim.backend import Backend
-from shim.errors import ShimError
+from shim.enginestate import Condition
+from shim.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 RUNTIME_NAME = "docker"
 RUNTIME_API_VERSION = "v1"
-# Networks that need no Docker network object to exist.
-_BUILTIN_NETWORKS = frozenset({"host", "none"})
 
 
 async def version(backend: Backend, request: cri.VersionRequest) -> cri.VersionResponse:
-    docker_version = await backend.docker.version()
+    engine = await backend.engine.current()
+    if not engine.runtime.ready:
+        # Down at the last look: look again now rather than report a stale outage.
+        engine = await backend.engine.refresh()
+        if not engine.runtime.ready:
+            raise Unavailable(f"dockerd is not reachable: {engine.runtime.message}")
     return cri.VersionResponse(
         # The CRI calls this "the runtime's API version"; the kubelet ignores
         # it. It carries this shim's release, matching `cri-shim --version`.
         version=__version__,
         runtime_name=RUNTIME_NAME,
-        runtime_version=str(docker_version.get("Version", "")),
+        runtime_version=engine.version,
         runtime_api_version=RUNTIME_API_VERSION,
     )
 
 
 async def status(backend: Backend, request: cri.StatusRequest) -> cri.StatusResponse:
-    runtime_ready, network_ready = await _conditions(backend)
+    # The health loop keeps this current; Status itself costs no Docker call.
+    engine = await backend.engine.current()
     info = {}
     if request.verbose:
         info["config"] = json.dumps(
@@ -44,7 +49,12 @@ async def status(backend: Backend, request: cri.StatusRequest) -> cri.StatusResp
             }
         )
     return cri.StatusResponse(
-        status=cri.RuntimeStatus(conditions=[runtime_ready, network_ready]),
+        status=cri.RuntimeStatus(
+            conditions=[
+                _condition("RuntimeReady", engine.runtime),
+                _condition("NetworkReady", engine.network),
+            ]
+        ),
         info=info,
         runtime_handlers=[
             cri.RuntimeHandler(
@@ -58,32 +68,10 @@ async def status(backend: Backend, request: cri.StatusRequest) -> cri.StatusResp
     )
 
 
-async def _conditions(backend: Backend) -> tuple[cri.RuntimeCondition, cri.RuntimeCondition]:
-    """RuntimeReady: dockerd answers. NetworkReady: the pod network exists in it."""
-    try:
-        await backend.docker.ping()
-    except ShimError as exc:
-        down = {"reason": "DockerDaemonNotReady", "message": exc.message}
-        return (
-            cri.RuntimeCondition(type="RuntimeReady", status=False, **down),
-            cri.RuntimeCondition(type="NetworkReady", status=False, **down),
-        )
-    runtime_ready = cri.RuntimeCondition(type="RuntimeReady", status=True)
-    network = backend.config.pod_network
-    try:
-        exists = network in _BUILTIN_NETWORKS or await backend.docker.network_exists(network)
-    except ShimError as exc:
-        return runtime_ready, cri.RuntimeCondition(
-            type="NetworkReady", status=False, reason="NetworkCheckFailed", message=exc.message
-        )
-    if not exists:
-        return runtime_ready, cri.RuntimeCondition(
-            type="NetworkReady",
-            status=False,
-            reason="NetworkMissing",
-            message=f"docker network {network!r} does not exist",
-        )
-    return runtime_ready, cri.RuntimeCondition(type="NetworkReady", status=True)
+def _condition(kind: str, condition: Condition) -> cri.RuntimeCondition:
+    return cri.RuntimeCondition(
+        type=kind, status=condition.ready, reason=condition.reason, message=condition.message
+    )
 
 
 async def runtime_config(

@@ -49,6 +49,7 @@ async def run_pod_sandbox(
         # A sandbox that cannot start is removed: a failed RunPodSandbox leaves nothing.
         await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
         raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
+    backend.note_sandbox_ready(sandbox_id, body["Labels"], body["HostConfig"]["CgroupParent"])
     log.info(
         "sandbox %s (%s) ready",
         sandbox_id[:12],
@@ -73,7 +74,7 @@ async def _docker_runtime(backend: Backend, handler: str) -> str:
 
 async def _ensure_infra_image(backend: Backend) -> str:
     image = backend.config.pod_infra_image
-    if await backend.docker.inspect_image(image) is None:
+    if not await backend.image_refs.exists(image):
         log.info("pulling pod infra image %s", image)
         await images.pull(backend, imageref.parse(image, "--pod-infra-image"), None)
     return image
@@ -82,10 +83,12 @@ async def _ensure_infra_image(backend: Backend) -> str:
 async def stop_pod_sandbox(
     backend: Backend, request: cri.StopPodSandboxRequest
 ) -> cri.StopPodSandboxResponse:
-    sandbox = await backend.find(request.pod_sandbox_id, labels.TYPE_SANDBOX, "pod_sandbox_id")
-    if sandbox is None:
+    sandbox_id = await backend.owned_id(
+        request.pod_sandbox_id, labels.TYPE_SANDBOX, "pod_sandbox_id"
+    )
+    if sandbox_id is None:
         return cri.StopPodSandboxResponse()
-    sandbox_id = sandbox["Id"]
+    backend.sandbox_not_ready(sandbox_id)
     running = await backend.sandbox_containers(sandbox_id, running_only=True)
     await gather_all([_kill_leftover(backend, entry["Id"]) for entry in running])
     await ignore_not_found(lambda: backend.docker.stop_container(sandbox_id, INFRA_STOP_GRACE))
@@ -99,9 +102,11 @@ async def _kill_leftover(backend: Backend, container_id: str) -> None:
 async def remove_pod_sandbox(
     backend: Backend, request: cri.RemovePodSandboxRequest
 ) -> cri.RemovePodSandboxResponse:
-    sandbox = await backend.find(request.pod_sandbox_id, labels.TYPE_SANDBOX, "pod_sandbox_id")
-    if sandbox is not None:
-        await _remove(backend, sandbox["Id"])
+    sandbox_id = await backend.owned_id(
+        request.pod_sandbox_id, labels.TYPE_SANDBOX, "pod_sandbox_id"
+    )
+    if sandbox_id is not None:
+        await _remove(backend, sandbox_id)
     return cri.RemovePodSandboxResponse()
 
 
@@ -110,11 +115,13 @@ async def _remove(backend: Backend, sandbox_id: str) -> None:
     members = await backend.sandbox_containers(sandbox_id)
     await gather_all([_remove_container(backend, entry["Id"]) for entry in members])
     await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+    backend.forget(sandbox_id)
     backend.stats.forget(sandbox_id)
 
 
 async def _remove_container(backend: Backend, container_id: str) -> None:
     await ignore_not_found(lambda: backend.docker.remove_container(container_id))
+    backend.forget(container_id)
     await backend.logs.forget(container_id)
     backend.stats.forget(container_id)
 

@@ -16,7 +16,6 @@ from grpc_reflection.v1alpha import reflection
 
 from criapi.runtime.v1 import api_pb2, api_pb2_grpc
 from shim.backend import Backend
-from shim.errors import ShimError
 from shim.reflection import descriptors_with_json_names
 from shim.services import ImageService, RuntimeService
 
@@ -106,13 +105,11 @@ async def report_health(backend: Backend, servicer: health.aio.HealthServicer) -
     not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
     current = None
     while True:
-        try:
-            await backend.docker.ping()
-            status = serving
-        except ShimError as exc:
-            status = not_serving
-            if current != not_serving:
-                log.warning("dockerd unreachable: %s", exc.message)
+        # The same refresh keeps Version and Status current without a Docker call each.
+        engine = await backend.engine.refresh()
+        status = serving if engine.runtime.ready else not_serving
+        if status == not_serving and current != not_serving:
+            log.warning("dockerd unreachable: %s", engine.runtime.message)
         if status != current:
             for name in ("", *SERVICE_NAMES):
                 await servicer.set(name, status)

@@ -153,8 +153,9 @@ class FakeDocker:
     async def close(self) -> None:
         self.calls.append(Call("close", (), "ok"))
 
-    async def ping(self) -> None:
-        await self._call("ping", (), _done(None))
+    async def ping(self) -> str:
+        # Like dockerd's Server header, the engine version (as version() reports it).
+        return await self._call("ping", (), _done("fake-27.0"))
 
     async def version(self) -> JSON:
         return await self._call(

@@ -16,6 +16,7 @@ from criapi.runtime.v1 import api_pb2_grpc
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.eventhub import ContainerEventHub
+from shim.imagecache import ImageRefs
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
@@ -28,6 +29,7 @@ INFRA_IMAGE = "registry.k8s.io/pause:3.10"
 
 def backend_for(docker: FakeDocker, **config: Any) -> Backend:
     settings = ShimConfig(**{"pod_infra_image": INFRA_IMAGE, **config})
+    refs = ImageRefs(docker)
     return Backend(
         docker=docker,
         config=settings,
@@ -35,7 +37,8 @@ def backend_for(docker: FakeDocker, **config: Any) -> Backend:
         oom=OomScorePolicy(docker),
         privileges=PrivilegePolicy(docker),
         stats=StatsCollector(docker),
-        events=ContainerEventHub(docker, settings.instance),
+        events=ContainerEventHub(docker, refs, settings.instance),
+        image_refs=refs,
     )
 
 

@@ -101,9 +101,9 @@ async def test_client_errors_name_their_field_and_bugs_are_internal_without_a_cr
         bad = await rpc_error(
             runtime.StopContainer(cri.StopContainerRequest(container_id="x", timeout=-1))
         )
-        docker.fail["version"] = ValueError("a bug")  # type: ignore[assignment]
+        docker.fail["info"] = ValueError("a bug")  # type: ignore[assignment]
         with caplog.at_level(logging.ERROR, logger="shim.rpc"):
-            bug = await rpc_error(runtime.Version(cri.VersionRequest()))
+            bug = await rpc_error(runtime.RuntimeConfig(cri.RuntimeConfigRequest()))
         unserved = await rpc_error(
             runtime.CheckpointContainer(cri.CheckpointContainerRequest(container_id="x"))
         )
@@ -113,7 +113,7 @@ async def test_client_errors_name_their_field_and_bugs_are_internal_without_a_cr
     assert bad.details().startswith("timeout:")
     assert bug.code() == grpc.StatusCode.INTERNAL
     assert "ValueError" in bug.details()
-    assert any("Version failed unexpectedly" in r.getMessage() for r in caplog.records)
+    assert any("RuntimeConfig failed unexpectedly" in r.getMessage() for r in caplog.records)
     assert unserved.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "CheckpointContainer" in unserved.details()
 
@@ -135,11 +135,11 @@ async def test_the_clients_deadline_bounds_the_docker_call() -> None:
 async def test_the_shims_own_call_timeout_bounds_a_call_without_client_deadline() -> None:
     docker = fake_docker(call_timeout=0.2)
     async with serving(backend_for(docker)) as (runtime, _images):
-        docker.hang.add("version")
-        failure = await rpc_error(runtime.Version(cri.VersionRequest()))
+        docker.hang.add("info")
+        failure = await rpc_error(runtime.RuntimeConfig(cri.RuntimeConfigRequest()))
     assert failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "did not answer before the deadline" in failure.details()
-    assert docker.calls_to("version")[0].outcome == "deadline"
+    assert docker.calls_to("info")[0].outcome == "deadline"
 
 
 async def test_a_cancelled_rpc_cancels_its_docker_call_and_others_are_served() -> None:
@@ -167,8 +167,13 @@ async def test_stop_container_asks_dockerd_for_the_requests_timeout() -> None:
         container_id = await running_container(runtime)
         await runtime.StopContainer(cri.StopContainerRequest(container_id=container_id, timeout=7))
         await runtime.StopContainer(cri.StopContainerRequest(container_id=container_id, timeout=7))
-    (stop,) = docker.calls_to("stop_container")  # the second found it stopped: no call
-    assert stop.args == (container_id, 7)
+    # No inspect first (the shim created it): dockerd's 304 tells the second it was stopped.
+    stops = docker.calls_to("stop_container")
+    assert [(s.args, s.outcome) for s in stops] == [
+        ((container_id, 7), "ok"),
+        ((container_id, 7), "error"),
+    ]
+    assert not docker.calls_to("inspect_container")
 
 
 async def test_stop_pod_sandbox_kills_leftovers_then_stops_the_infra_gracefully() -> None:

@@ -311,7 +311,7 @@ def container_inspect(record=None, labels_extra=None, image="busybox", **state):
     ],
 )
 def test_container_lifecycle(state, expected):
-    status = convert.container_status(container_inspect(**state), None)
+    status = convert.container_status(container_inspect(**state), IMAGE_ID)
     assert (status.state, status.reason, status.started_at, status.finished_at) == expected
 
 
@@ -319,14 +319,15 @@ def test_container_status_started_at_is_never_after_finished_at():
     # dockerd can stamp StartedAt after FinishedAt for a process that exits at once.
     status = convert.container_status(
         container_inspect(Status="exited", StartedAt=FINISHED, FinishedAt=STARTED, ExitCode=0),
-        None,
+        IMAGE_ID,
     )
     assert status.started_at <= status.finished_at == STARTED_NS
 
 
 def test_container_status_exit_code_and_message():
     status = convert.container_status(
-        container_inspect(Status="exited", FinishedAt=FINISHED, ExitCode=2, Error="boom"), None
+        container_inspect(Status="exited", FinishedAt=FINISHED, ExitCode=2, Error="boom"),
+        IMAGE_ID,
     )
     assert status.exit_code == 2
     assert status.message == "boom"
@@ -355,7 +356,7 @@ def test_container_status_fields():
     inspect = container_inspect(record=record, labels_extra={"app": "web"})
     inspect["HostConfig"] = {"Memory": 64 << 20, "CpuShares": 512}
     inspect["Config"]["StopSignal"] = "SIGQUIT"
-    status = convert.container_status(inspect, None)
+    status = convert.container_status(inspect, IMAGE_ID)
     assert status.id == CID
     assert status.metadata == pb.ContainerMetadata(name="app", attempt=3)
     assert status.created_at == 999
@@ -382,23 +383,24 @@ def test_container_status_fields():
 
 
 def test_container_status_created_at_falls_back_to_docker_created():
-    status = convert.container_status(container_inspect(record={}), None)
+    status = convert.container_status(container_inspect(record={}), IMAGE_ID)
     assert status.created_at == CREATED_NS
 
 
 def test_container_status_image_falls_back_to_config_image():
-    status = convert.container_status(container_inspect(record={}, image="busybox:1.35"), None)
+    status = convert.container_status(container_inspect(record={}, image="busybox:1.35"), IMAGE_ID)
     assert status.image.image == "busybox:1.35"
 
 
-def test_container_status_image_ref_prefers_image_digest():
+def test_container_status_carries_the_image_reference_it_is_given():
+    ref = "docker.io/library/busybox@" + DIGEST
+    assert convert.container_status(container_inspect(), ref).image_ref == ref
+
+
+def test_image_ref_prefers_the_digest_and_falls_back_to_the_id():
     image = {"Id": IMAGE_ID, "RepoDigests": ["busybox@" + DIGEST]}
-    status = convert.container_status(container_inspect(), image)
-    assert status.image_ref == "docker.io/library/busybox@" + DIGEST
-
-
-def test_container_status_image_ref_is_the_id_when_the_image_is_gone():
-    assert convert.container_status(container_inspect(), None).image_ref == IMAGE_ID
+    assert convert.image_ref(image) == "docker.io/library/busybox@" + DIGEST
+    assert convert.image_ref({"Id": IMAGE_ID}) == IMAGE_ID
 
 
 # -- container list ----------------------------------------------------------------

@@ -14,6 +14,7 @@ from shim.docker import DockerClient
 from shim.dockerevents import DockerEvent, DockerEvents, parse
 from shim.errors import DockerAPIError, ResourceExhausted, Unavailable
 from shim.eventhub import ContainerEventHub, Subscription, event_type
+from shim.imagecache import ImageRefs
 
 
 def event(n: int) -> pb.ContainerEventResponse:
@@ -34,7 +35,7 @@ async def test_a_slow_client_is_cut_off_not_buffered_forever() -> None:
 
 
 async def test_losing_dockerd_ends_every_client_with_unavailable() -> None:
-    hub = ContainerEventHub(cast(DockerClient, object()))
+    hub = ContainerEventHub(cast(DockerClient, object()), cast(ImageRefs, None))
     with pytest.raises(Unavailable):
         hub.subscribe()
     hub.on_connection(True)
@@ -128,7 +129,7 @@ class SlowDocker:
 
 
 async def test_the_hub_stops_when_cancelled_mid_build() -> None:
-    hub = ContainerEventHub(cast(DockerClient, SlowDocker()))
+    hub = ContainerEventHub(cast(DockerClient, SlowDocker()), cast(ImageRefs, None))
     hub.on_connection(True)
     hub.subscribe()
     attributes = {labels.TYPE_KEY: labels.TYPE_SANDBOX}
@@ -161,7 +162,7 @@ def container_event(action: str, container_id: str, sandbox_id: str) -> DockerEv
 
 async def test_order_is_kept_within_a_pod_and_pods_do_not_wait_for_each_other() -> None:
     docker = GatedDocker()
-    hub = ContainerEventHub(cast(DockerClient, docker))
+    hub = ContainerEventHub(cast(DockerClient, docker), cast(ImageRefs, None))
     hub.on_connection(True)
     sub = hub.subscribe()
     runner = asyncio.create_task(hub.run())
