@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ from shim.oomscore import OomScorePolicy
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
+
+_ID = re.compile(r"[0-9a-f]{1,64}")
+# dockerd's answer (a 500 in 20.10, a 400 later) to an id prefix several ids share.
+_AMBIGUOUS = "multiple ids found with provided prefix"
 
 _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
 
@@ -53,11 +58,18 @@ class Backend:
         """
         if not object_id:
             raise InvalidArgument(f"{field}: required")
+        if not _ID.fullmatch(object_id):
+            # Only a Docker id or id prefix can name a CRI object; nothing else is asked.
+            return None
         try:
             inspect = await self.docker.inspect_container(object_id)
         except DockerAPIError as exc:
             if exc.is_not_found:
                 return None
+            if _AMBIGUOUS in exc.message.lower():
+                raise InvalidArgument(
+                    f"{field}: {object_id!r} is a prefix of several ids; give more of the id"
+                ) from exc
             raise
         owned = (inspect["Config"].get("Labels") or {}).get(labels.TYPE_KEY) == kind
         if not owned or not str(inspect["Id"]).startswith(object_id):

@@ -7,9 +7,10 @@ import logging
 import os
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, labels, naming, seccomp
+from shim import convert, createspec, dockerfilters, labels, logs, naming, seccomp
 from shim.backend import JSON, Backend, ignore_not_found
-from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
+from shim.deadline import finish_even_if_abandoned
+from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument, refused_request
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ async def create_container(
     )
     log_path = _log_path(sandbox.log_directory, config.log_path)
     record = createspec.container_record(config, convert.now_ns())
+    if log_path:
+        # Where the trusted part of the log path ends: nothing below it is followed.
+        record["log_directory"] = sandbox.log_directory
     body = createspec.container_body(
         config,
         sandbox=sandbox,
@@ -44,9 +48,14 @@ async def create_container(
     name = naming.container_name(
         config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid
     )
-    container_id = await backend.create_named(
-        name, body, lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale))
-    )
+    try:
+        container_id = await backend.create_named(
+            name,
+            body,
+            lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale)),
+        )
+    except DockerAPIError as exc:
+        raise refused_request(exc, "config") from exc
     log.info(
         "created container %s (%s)",
         container_id[:12],
@@ -91,19 +100,38 @@ async def start_container(
         raise FailedPrecondition(
             f"container {container_id} has already run; the CRI starts a container only once"
         )
+    # The log file exists before the container runs (a client may open it at once),
+    # and a path that cannot be written safely refuses the start, changing nothing.
+    where = logs.location(inspect["Config"].get("Labels"))
+    file = await backend.logs.open(*where) if where else None
+    tty = bool(inspect["Config"].get("Tty"))
+    await finish_even_if_abandoned(
+        _start_and_follow(backend, container_id, file, tty), f"starting container {container_id}"
+    )
+    return cri.StartContainerResponse()
+
+
+async def _start_and_follow(
+    backend: Backend, container_id: str, file: logs.LogFile | None, tty: bool
+) -> None:
+    """Start the container, then copy its output; a copier never misses a started container."""
     try:
         await backend.docker.start_container(container_id)
     except DockerAPIError as exc:
+        if file is not None:
+            file.close()
         if exc.status == 304:
             raise FailedPrecondition(f"container {container_id} is already running") from exc
         if exc.status in (400, 500):
             # 400: dockerd's verdict on a missing or non-executable command.
             raise FailedPrecondition(f"starting container {container_id}: {exc.message}") from exc
         raise
-    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
-    if path:
-        backend.logs.follow(container_id, path, tty=bool(inspect["Config"].get("Tty")))
-    return cri.StartContainerResponse()
+    except BaseException:
+        if file is not None:
+            file.close()
+        raise
+    if file is not None:
+        backend.logs.follow(container_id, file, tty)
 
 
 async def stop_container(
@@ -176,7 +204,10 @@ async def update_container_resources(
         raise InvalidArgument("linux: required (Windows resources are not supported)")
     createspec.validate_resources(request.linux, "linux")
     inspect = await backend.container(request.container_id)
-    await backend.docker.update_container(inspect["Id"], createspec.update_body(request.linux))
+    try:
+        await backend.docker.update_container(inspect["Id"], createspec.update_body(request.linux))
+    except DockerAPIError as exc:
+        raise refused_request(exc, "linux") from exc
     return cri.UpdateContainerResourcesResponse()
 
 

@@ -115,6 +115,18 @@ def _code_for_http_status(status: int) -> grpc.StatusCode:
             return grpc.StatusCode.INTERNAL
 
 
+def refused_request(exc: DockerAPIError, field: str) -> ShimError:
+    """A create or update body dockerd refused, as the client's error when it is one.
+
+    dockerd 20.10 answers many invalid values (a cgroup parent, a sysctl, a
+    device) with a bare 500; the body came from the request, so its refusal
+    is an INVALID_ARGUMENT naming the request's field, not INTERNAL.
+    """
+    if exc.status in (400, 500):
+        return InvalidArgument(f"{field}: dockerd refused it: {exc.message}")
+    return exc
+
+
 def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Map any exception raised while serving an RPC to (code, message)."""
     if isinstance(exc, ShimError):
