@@ -369,6 +369,7 @@ class LogManager:
             file.close()
             return
         copier = Copier(self._docker, container_id, file, tty, follow)
+        log.debug("copying the output of %s into %s", container_id[:12], file.path)
         task = asyncio.create_task(
             self._run(copier), name=f"logs-{container_id[:12]}", context=detached_context()
         )
