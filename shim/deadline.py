@@ -71,8 +71,8 @@ def detached_context() -> contextvars.Context:
     return context
 
 
-# Clean-ups of abandoned work, kept referenced until they end.
-_cleanups: set[asyncio.Task[None]] = set()
+# Abandoned work and its undoing, by name, kept referenced until both end.
+_abandoned: dict[str, asyncio.Task[None]] = {}
 
 
 async def finish_even_if_abandoned(
@@ -85,32 +85,41 @@ async def finish_even_if_abandoned(
     A half-done Docker change is worse than a finished one: ``work`` runs in
     a task of its own, bounded by the shim's per-call timeouts only. If the
     caller is cancelled meanwhile, ``undo`` gets the result once ``work``
-    ends (so a retry finds nothing in its way); a failure is logged.
+    ends; a retry under the same ``name`` first waits for both
+    (:func:`abandoned_settled`), so it finds nothing in its way.
     """
     task = asyncio.create_task(work, name=name, context=detached_context())
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        task.add_done_callback(lambda done: _after_abandon(done, name, undo))
+        settling = asyncio.create_task(_settle(task, name, undo), context=detached_context())
+        _abandoned[name] = settling
+        settling.add_done_callback(lambda _: _forget(name, settling))
         raise
 
 
-def _after_abandon(
-    done: asyncio.Task[T], name: str, undo: Callable[[T], Awaitable[None]] | None
+async def abandoned_settled(name: str) -> None:
+    """Wait until earlier abandoned work under ``name`` (and its undoing) has ended."""
+    settling = _abandoned.get(name)
+    if settling is not None:
+        await asyncio.shield(settling)
+
+
+def _forget(name: str, settling: asyncio.Task[None]) -> None:
+    if _abandoned.get(name) is settling:
+        del _abandoned[name]
+
+
+async def _settle(
+    task: asyncio.Task[T], name: str, undo: Callable[[T], Awaitable[None]] | None
 ) -> None:
-    if done.cancelled():
+    try:
+        result = await task
+    except Exception as exc:
+        log.warning("%s, abandoned by its client, failed: %s", name, exc)
         return
-    failure = done.exception()
-    if failure is not None:
-        log.warning("%s, abandoned by its client, failed: %s", name, failure)
+    if undo is None:
         return
-    if undo is not None:
-        cleanup = asyncio.create_task(_undo(undo, done.result(), name))
-        _cleanups.add(cleanup)
-        cleanup.add_done_callback(_cleanups.discard)
-
-
-async def _undo(undo: Callable[[T], Awaitable[None]], result: T, name: str) -> None:
     try:
         await undo(result)
         log.info("%s was abandoned by its client and rolled back", name)

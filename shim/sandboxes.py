@@ -19,7 +19,7 @@ from shim import (
     seccomp,
 )
 from shim.backend import JSON, Backend, gather_all, ignore_not_found
-from shim.deadline import finish_even_if_abandoned
+from shim.deadline import abandoned_settled, finish_even_if_abandoned
 from shim.errors import (
     DockerAPIError,
     FailedPrecondition,
@@ -62,9 +62,11 @@ async def run_pod_sandbox(
     name = naming.sandbox_name(meta.name, meta.namespace, meta.uid, meta.attempt)
     # A client that gives up (deadline, kill) must not leave a running sandbox that
     # blocks its retry: the creation finishes, then is rolled back.
+    work = f"creating sandbox {name}"
+    await abandoned_settled(work)
     sandbox_id = await finish_even_if_abandoned(
         _create_and_start(backend, name, body),
-        f"creating sandbox {name}",
+        work,
         undo=lambda created: _remove(backend, created),
     )
     log.info(
