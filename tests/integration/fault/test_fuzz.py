@@ -18,7 +18,7 @@ from typing import Any
 import aiodocker
 import grpc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from criapi.runtime.v1 import api_pb2 as pb
@@ -56,7 +56,6 @@ _PATHLIKE = [
     "%s%n%x",
     "\u202ertl",
     "sha256:" + "0" * 64,
-    "\udc80",
 ]
 
 
@@ -79,9 +78,13 @@ SMALL_MAP = st.dictionaries(HOSTILE, HOSTILE, max_size=3)
 
 async def obeys_contract(call: Any, *, may_time_out: bool = False) -> Any:
     try:
-        return await call
+        reply = await call
     except grpc.aio.AioRpcError as exc:
         error = exc
+    else:
+        event("accepted")
+        return reply
+    event(error.code().name)
     assert error.code() not in CLIENT_FAULTS, f"{error.code()}: {error.details()[:300]}"
     if not may_time_out:
         assert error.code() != grpc.StatusCode.DEADLINE_EXCEEDED, error.details()[:300]
@@ -114,71 +117,88 @@ async def _members(docker: aiodocker.Docker, tag: str) -> set[str]:
 # -- sandboxes ---------------------------------------------------------------------------
 
 
+def _set(path: str) -> Any:
+    """A mutation that sets the (nested) field ``path`` of a config to the drawn value."""
+
+    def apply(config: Any, value: Any) -> None:
+        *parents, leaf = path.split(".")
+        target = config
+        for parent in parents:
+            target = getattr(target, parent)
+        setattr(target, leaf, value)
+
+    return apply
+
+
+def _add(path: str, **fixed: Any) -> Any:
+    """A mutation that adds a repeated message or scalar at ``path``."""
+
+    def apply(config: Any, value: Any) -> None:
+        *parents, leaf = path.split(".")
+        target = config
+        for parent in parents:
+            target = getattr(target, parent)
+        field = getattr(target, leaf)
+        if fixed:
+            field.add(**{k: (value if v is None else v) for k, v in fixed.items()})
+        elif isinstance(value, dict):
+            field.update(value)
+        else:
+            field.append(value)
+
+    return apply
+
+
+SANDBOX_MUTATIONS: dict[str, tuple[Any, Any]] = {
+    "name": (HOSTILE, _set("metadata.name")),
+    "namespace": (HOSTILE, _set("metadata.namespace")),
+    "uid": (HOSTILE, _set("metadata.uid")),
+    "attempt": (st.integers(0, 2**32 - 1), _set("metadata.attempt")),
+    "hostname": (HOSTILE, _set("hostname")),
+    "log_directory": (HOSTILE, _set("log_directory")),
+    "cgroup_parent": (HOSTILE, _set("linux.cgroup_parent")),
+    "labels": (SMALL_MAP, _add("labels")),
+    "annotations": (SMALL_MAP, _add("annotations")),
+    "sysctls": (SMALL_MAP, _add("linux.sysctls")),
+    "port_protocol": (ENUM, _add("port_mappings", container_port=80, protocol=None)),
+    "port_number": (INT64.map(lambda n: n % 2**31), _add("port_mappings", container_port=None)),
+    "host_ip": (HOSTILE, _add("port_mappings", container_port=81, host_ip=None)),
+    "network": (ENUM, _set("linux.security_context.namespace_options.network")),
+    "pid": (ENUM, _set("linux.security_context.namespace_options.pid")),
+    "seccomp_type": (ENUM, _set("linux.security_context.seccomp.profile_type")),
+    "seccomp_ref": (HOSTILE, _set("linux.security_context.seccomp.localhost_ref")),
+    "seccomp_path": (HOSTILE, _set("linux.security_context.seccomp_profile_path")),
+    "dns_search": (HOSTILE, _add("dns_config.searches")),
+    "dns_server": (HOSTILE, _add("dns_config.servers")),
+    "groups": (INT64, _add("linux.security_context.supplemental_groups")),
+}
+
+
+def _mutated(data: st.DataObject, config: Any, mutations: dict[str, tuple[Any, Any]]) -> None:
+    """Set one or two fields of an otherwise valid config to hostile values."""
+    chosen = data.draw(st.lists(st.sampled_from(sorted(mutations)), min_size=1, max_size=2))
+    for name in chosen:
+        strategy, apply = mutations[name]
+        with contextlib.suppress(ValueError, TypeError):  # out of the field's wire range
+            apply(config, data.draw(strategy, label=name))
+
+
 @FAULT
-@given(
-    name=HOSTILE,
-    hostname=HOSTILE,
-    log_directory=HOSTILE,
-    cgroup_parent=HOSTILE,
-    labels=SMALL_MAP,
-    annotations=SMALL_MAP,
-    protocol=ENUM,
-    port=INT64,
-    network=ENUM,
-    pid=ENUM,
-    seccomp_type=ENUM,
-    seccomp_ref=HOSTILE,
-    sysctls=SMALL_MAP,
-    dns=st.lists(HOSTILE, max_size=4),
-    handler=HOSTILE,
-)
+@given(data=st.data(), handler=st.one_of(st.just(""), HOSTILE))
 async def test_run_pod_sandbox_with_hostile_values(
     shim_daemon: ShimProcess,
     workspace: Workspace,
     docker: aiodocker.Docker,
     *,
-    name: str,
-    hostname: str,
-    log_directory: str,
-    cgroup_parent: str,
-    labels: dict[str, str],
-    annotations: dict[str, str],
-    protocol: int,
-    port: int,
-    network: int,
-    pid: int,
-    seccomp_type: int,
-    seccomp_ref: str,
-    sysctls: dict[str, str],
-    dns: list[str],
+    data: st.DataObject,
     handler: str,
 ) -> None:
     config = workspace.pod_config("fz", host_network=True)
-    # Only some fields are hostile per example, so that later checks are reached too.
-    config.metadata.name = name if len(name) % 3 == 0 else "fz"
-    config.hostname = hostname if len(hostname) % 2 else ""
-    if log_directory.startswith("/"):
-        config.log_directory = log_directory
-    config.linux.cgroup_parent = cgroup_parent if len(cgroup_parent) % 4 == 1 else ""
-    config.labels.update(labels)
-    config.annotations.update(annotations)
-    if port % 5 == 0:
-        config.port_mappings.add(container_port=int(port % 70000), protocol=protocol)  # type: ignore[arg-type]
-    ns = config.linux.security_context.namespace_options
-    if network % 4 == 0:
-        ns.network = network  # type: ignore[assignment]
-    ns.pid = pid if pid % 3 == 0 else 0  # type: ignore[assignment]
-    if seccomp_type % 2:
-        config.linux.security_context.seccomp.profile_type = seccomp_type  # type: ignore[assignment]
-        config.linux.security_context.seccomp.localhost_ref = seccomp_ref
-    config.linux.sysctls.update(sysctls if len(sysctls) == 1 else {})
-    config.dns_config.searches.extend(dns)
+    _mutated(data, config, SANDBOX_MUTATIONS)
     before = await _members(docker, workspace.tag)
     reply = await obeys_contract(
         workspace.cri.runtime.RunPodSandbox(
-            pb.RunPodSandboxRequest(
-                config=config, runtime_handler=handler if len(handler) > 5 else ""
-            ),
+            pb.RunPodSandboxRequest(config=config, runtime_handler=handler),
             timeout=CALL_TIMEOUT,
         )
     )
@@ -250,26 +270,40 @@ def _plant_escape(log_dir: Path, outside: Path) -> None:
     (log_dir / "escape").symlink_to(outside)
 
 
+CONTAINER_MUTATIONS: dict[str, tuple[Any, Any]] = {
+    "name": (HOSTILE, _set("metadata.name")),
+    "attempt": (st.integers(0, 2**32 - 1), _set("metadata.attempt")),
+    # Never a registry beyond loopback: an unknown name is simply missing.
+    "image": (HOSTILE.map(lambda v: f"{env.REGISTRY}/{v}"), _set("image.image")),
+    "command": (HOSTILE, _add("command")),
+    "args": (HOSTILE, _add("args")),
+    "env_key": (HOSTILE, _add("envs", key=None, value=b"v")),
+    "env_value": (HOSTILE_BYTES, _add("envs", key="K", value=None)),
+    "working_dir": (HOSTILE, _set("working_dir")),
+    "log_path": (HOSTILE, _set("log_path")),
+    "mount_host": (HOSTILE, _add("mounts", host_path=None, container_path="/m")),
+    "mount_container": (HOSTILE, _add("mounts", host_path="/tmp", container_path=None)),
+    "propagation": (ENUM, _add("mounts", host_path="/tmp", container_path="/p", propagation=None)),
+    "device": (HOSTILE, _add("devices", host_path=None, container_path="/dev/x")),
+    "stop_signal": (ENUM, _set("stop_signal")),
+    "cpu_shares": (INT64, _set("linux.resources.cpu_shares")),
+    "cpu_quota": (INT64, _set("linux.resources.cpu_quota")),
+    "memory": (INT64, _set("linux.resources.memory_limit_in_bytes")),
+    "oom": (INT64, _set("linux.resources.oom_score_adj")),
+    "cpuset": (HOSTILE, _set("linux.resources.cpuset_cpus")),
+    "capability": (HOSTILE, _add("linux.security_context.capabilities.add_capabilities")),
+    "masked": (HOSTILE, _add("linux.security_context.masked_paths")),
+    "username": (HOSTILE, _set("linux.security_context.run_as_username")),
+    "labels": (SMALL_MAP, _add("labels")),
+    "annotations": (SMALL_MAP, _add("annotations")),
+    "seccomp_type": (ENUM, _set("linux.security_context.seccomp.profile_type")),
+    "seccomp_ref": (HOSTILE, _set("linux.security_context.seccomp.localhost_ref")),
+    "pid": (ENUM, _set("linux.security_context.namespace_options.pid")),
+}
+
+
 @FAULT
-@given(
-    name=HOSTILE,
-    image=HOSTILE,
-    command=st.lists(HOSTILE, max_size=3),
-    env_key=HOSTILE,
-    env_value=HOSTILE_BYTES,
-    working_dir=HOSTILE,
-    log_path=HOSTILE,
-    mount_host=HOSTILE,
-    mount_container=HOSTILE,
-    propagation=ENUM,
-    stop_signal=ENUM,
-    cpu=INT64,
-    memory=INT64,
-    capability=HOSTILE,
-    labels=SMALL_MAP,
-    seccomp_type=ENUM,
-    seccomp_ref=HOSTILE,
-)
+@given(data=st.data())
 async def test_create_and_start_container_with_hostile_values(
     shim_daemon: ShimProcess,
     workspace: Workspace,
@@ -277,52 +311,12 @@ async def test_create_and_start_container_with_hostile_values(
     fuzz_pod: tuple[str, pb.PodSandboxConfig],
     outside: Path,
     *,
-    name: str,
-    image: str,
-    command: list[str],
-    env_key: str,
-    env_value: bytes,
-    working_dir: str,
-    log_path: str,
-    mount_host: str,
-    mount_container: str,
-    propagation: int,
-    stop_signal: int,
-    cpu: int,
-    memory: int,
-    capability: str,
-    labels: dict[str, str],
-    seccomp_type: int,
-    seccomp_ref: str,
+    data: st.DataObject,
 ) -> None:
     pod_id, pod = fuzz_pod
     kept = _snapshot(outside)
     config = workspace.container_config("app", ["true"])
-    config.metadata.name = name if len(name) % 3 == 0 else "app"
-    # Never a registry beyond loopback: an unknown image is simply missing.
-    config.image.image = image if len(image) % 2 else env.BUSYBOX
-    if len(command) > 1:
-        config.command[:] = command
-    if env_key:
-        config.envs.add(key=env_key, value=env_value)
-    config.working_dir = working_dir if working_dir.startswith("/") else ""
-    config.log_path = log_path
-    if len(mount_host) % 3 == 0:
-        config.mounts.add(
-            host_path=str(outside) + "/" + mount_host,
-            container_path=mount_container,
-            propagation=propagation,  # type: ignore[arg-type]
-        )
-    config.stop_signal = stop_signal if stop_signal % 2 else 0  # type: ignore[assignment]
-    resources = config.linux.resources
-    resources.cpu_shares = cpu % 5000 if cpu % 7 else cpu
-    resources.memory_limit_in_bytes = memory if memory % 5 == 0 else 0
-    if len(capability) % 4 == 1:
-        config.linux.security_context.capabilities.add_capabilities.append(capability)
-    config.labels.update(labels)
-    if seccomp_type % 3 == 0:
-        config.linux.security_context.seccomp.profile_type = seccomp_type  # type: ignore[assignment]
-        config.linux.security_context.seccomp.localhost_ref = seccomp_ref
+    _mutated(data, config, CONTAINER_MUTATIONS)
     before = await _members(docker, workspace.tag)
     reply = await obeys_contract(
         workspace.cri.runtime.CreateContainer(
