@@ -10,7 +10,6 @@ running, and a restarted `serve` adopts them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -30,7 +29,8 @@ from kubeletlite.manifest import ManifestError
 from kubeletlite.node import AgentOptions, Node, load_facts
 from kubeletlite.podworker import PodWorker
 from kubeletlite.recorder import AlreadySupervised, is_supervised
-from kubeletlite.store import StateStore
+from kubeletlite.runtimeapi import RuntimeAPI
+from kubeletlite.store import PodRecord, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,11 @@ class AgentSettings:
 
 
 class Agent:
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: AgentSettings, runtime: RuntimeAPI | None = None) -> None:
+        """``runtime``: any CRI runtime (tests pass a fake); by default a gRPC client of
+        ``settings.runtime_endpoint``. The agent closes it."""
         self.settings = settings
-        self.runtime = RuntimeClient(settings.runtime_endpoint)
+        self.runtime: RuntimeAPI = runtime or RuntimeClient(settings.runtime_endpoint)
         self.store = StateStore(settings.state_dir)
         self._http: aiohttp.ClientSession | None = None
         self._node: Node | None = None
@@ -151,7 +153,7 @@ class Agent:
             # The supervising process terminates it (one actor per pod); wait for it.
             await asyncio.to_thread(record.request_deletion, grace)
             pod_grace = grace if grace is not None else 30
-            await _wait_deleted(record.directory, pod_grace + DELETE_MARGIN_SECONDS)
+            await _wait_deleted(record, pod_grace + DELETE_MARGIN_SECONDS)
             return
         status = await self.runtime.pod_sandbox_status(sandbox_id)
         stored = status.annotations.get(criconfig.MANIFEST, "")
@@ -166,20 +168,13 @@ async def _terminate_on(stop: asyncio.Event, workers: list[PodWorker]) -> None:
         worker.request_termination()
 
 
-async def _wait_deleted(directory: Path, within: float) -> None:
-    """Until the supervisor marks the pod deleted (its pod.json gains deleted_ns)."""
-    record_file = directory / "pod.json"
-
-    def deleted() -> bool:
-        with contextlib.suppress(OSError, ValueError):
-            return '"deleted_ns"' in record_file.read_text()
-        return False
-
+async def _wait_deleted(record: PodRecord, within: float) -> None:
+    """Until the supervisor marks the pod deleted in its record."""
     async with asyncio.timeout(within):
-        if await asyncio.to_thread(deleted):
+        if await asyncio.to_thread(record.is_deleted):
             return
-        async for _ in watchfiles.awatch(directory, debounce=50, step=20):
-            if await asyncio.to_thread(deleted):
+        async for _ in watchfiles.awatch(record.directory, debounce=50, step=20):
+            if await asyncio.to_thread(record.is_deleted):
                 return
 
 

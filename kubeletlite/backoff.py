@@ -52,3 +52,7 @@ class CrashLoopBackOff:
 
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
+
+    def entries(self) -> int:
+        """How many containers have an entry (entries of deleted pods must not pile up)."""
+        return len(self._entries)

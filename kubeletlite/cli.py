@@ -2,10 +2,19 @@
 
     kubeletlite run -f pod.yaml             supervise in the foreground until the pods complete
     kubeletlite serve --manifest-dir DIR    static pods from a directory
-    kubeletlite get pods
+    kubeletlite apply -f pod.yaml           hand a manifest to the running serve
+    kubeletlite get pods [NAME...] [-o wide|json|yaml|name] [-w] [-l SELECTOR]
+    kubeletlite get events [--for pod/NAME] [-w]
     kubeletlite describe pod NAME
-    kubeletlite logs POD [-c CONTAINER] [-f]
-    kubeletlite delete pod NAME [--grace-period N]
+    kubeletlite logs POD [-c CONTAINER] [-p] [--tail N] [--since 5m] [-f]
+    kubeletlite delete pod NAME... | -f FILE [--grace-period N] [--now] [--force] [--wait=false]
+    kubeletlite timeline POD [-o text|svg|html]
+    kubeletlite completion bash|zsh
+
+Global flags (--runtime-endpoint, --state-dir, --log-level, --log-format,
+-n) go before or after the command. A command is registered in
+build_parser (its parser gets the global flags by itself) and in COMMANDS;
+the bigger ones (get, logs, delete) live in kubeletlite/commands/.
 
 Failures print one line, `error: ...` (a manifest with several problems
 prints one line per problem), never a traceback.
@@ -18,121 +27,223 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from criapi.runtime.v1 import api_pb2 as cri
 from cricommon import logsetup, metrics
-from kubeletlite import __version__, podinfo, podlogs, views
+from kubeletlite import (
+    __version__,
+    cliflags,
+    completion,
+    manifestdir,
+    podinfo,
+    signals,
+    timeline,
+    timeline_svg,
+    views,
+)
 from kubeletlite.agent import Agent, AgentSettings
-from kubeletlite.cri import DEFAULT_ENDPOINT, RuntimeCallError, RuntimeClient
-from kubeletlite.loader import LoadedPod, load_file, load_text
+from kubeletlite.commands import delete as delete_command
+from kubeletlite.commands import get as get_command
+from kubeletlite.commands import logs as logs_command
+from kubeletlite.commands.common import (
+    EVENTS,
+    POD,
+    CommandError,
+    load_manifests,
+    not_found,
+    read_text,
+    runtime_client,
+)
+from kubeletlite.cri import RuntimeCallError
+from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
-from kubeletlite.node import DEFAULT_POD_LOGS_DIR, DEFAULT_STATE_DIR, AgentOptions
+from kubeletlite.node import DEFAULT_POD_LOGS_DIR, AgentOptions
+from kubeletlite.pullprogress import PullProgress
 from kubeletlite.recorder import AlreadySupervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
-class CommandError(Exception):
-    """A user-facing failure; the message is printed as is."""
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: it takes the global flags too, as kubectl does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cliflags.add_global(self, None)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    defaults = cliflags.defaults(os.environ if environ is None else environ)
     parser = argparse.ArgumentParser(
         prog="kubeletlite",
         description="Run Kubernetes Pod manifests through a CRI runtime, as the kubelet does.",
     )
     parser.add_argument("--version", action="version", version=f"kubeletlite {__version__}")
-    _common(parser)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cliflags.add_global(parser, defaults)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
+    )
 
     run = commands.add_parser(
         "run", help="start pods from manifests and supervise them until they complete"
     )
-    run.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="manifest file ('-' for stdin); repeatable",
-    )
+    _filename(run, "manifest file ('-' for stdin); repeatable", required=True)
     _agent_options(run)
 
     serve = commands.add_parser(
         "serve", help="keep the pods of a manifest directory running (static pods)"
     )
-    serve.add_argument(
-        "--manifest-dir", required=True, type=Path, help="directory of Pod manifests"
+    completion.attach(
+        serve.add_argument(
+            "--manifest-dir", required=True, type=Path, help="directory of Pod manifests"
+        ),
+        completion.DIRECTORY,
     )
     _agent_options(serve)
 
-    get = commands.add_parser("get", help="list pods")
-    get.add_argument("resource", choices=("pods", "pod", "po"))
+    apply = commands.add_parser(
+        "apply", help="hand a manifest to the running serve (written into its manifest directory)"
+    )
+    _filename(apply, "manifest file ('-' for stdin); repeatable", required=True)
+
+    get = commands.add_parser("get", help="list pods or events")
+    get.add_argument("resource", choices=POD + EVENTS, metavar="{pods,events}")
+    completion.attach(
+        get.add_argument("names", nargs="*", metavar="NAME", help="only these pods"),
+        completion.PODS,
+    )
+    get.add_argument(
+        "-o",
+        "--output",
+        choices=("wide", "json", "yaml", "name"),
+        help="output format (default: a table)",
+    )
+    get.add_argument(
+        "-w", "--watch", action="store_true", help="after listing, print changes until interrupted"
+    )
+    get.add_argument("-l", "--selector", help="label selector, e.g. app=web,tier!=db")
+    get.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+    get.add_argument(
+        "--for", dest="for_object", metavar="pod/NAME", help="events: only those of this pod"
+    )
     _namespace(get, all_namespaces=True)
 
     describe = commands.add_parser(
         "describe", help="show a pod's containers, hook timeline and events"
     )
-    describe.add_argument("resource", choices=("pod", "pods", "po"))
-    describe.add_argument("name")
-    _namespace(describe)
+    describe.add_argument("resource", choices=POD, metavar="pod")
+    completion.attach(describe.add_argument("name"), completion.PODS)
 
+    _logs_parser(commands)
+
+    delete = commands.add_parser("delete", help="delete pods gracefully (preStop, then stop)")
+    completion.attach(
+        delete.add_argument(
+            "targets", nargs="*", metavar="pod NAME", help="pod NAME..., or pod/NAME..."
+        ),
+        completion.PODS,
+    )
+    _filename(delete, "delete the pods of this manifest file; repeatable", required=False)
+    delete.add_argument(
+        "--grace-period",
+        type=int,
+        default=-1,
+        help="seconds instead of the pod's terminationGracePeriodSeconds (negative: the pod's)",
+    )
+    delete.add_argument(
+        "--now", action="store_true", help="signal for immediate shutdown (--grace-period=1)"
+    )
+    delete.add_argument(
+        "--force", action="store_true", help="do not wait for a grace period (--grace-period=0)"
+    )
+    delete.add_argument(
+        "--wait",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="true|false",
+        help="wait until the pods are gone (default true; --wait=false returns at once)",
+    )
+
+    show = commands.add_parser(
+        "timeline", help="draw each container's life (hooks, stop, grace period) on one time axis"
+    )
+    completion.attach(show.add_argument("pod"), completion.PODS)
+    show.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "svg", "html"),
+        default="text",
+        help="a terminal chart (80 columns), or a self-contained SVG or HTML page",
+    )
+
+    shells = commands.add_parser("completion", help="print a shell completion script")
+    shells.add_argument("shell", choices=completion.SHELLS)
+    return parser
+
+
+def _logs_parser(commands: Any) -> None:
     logs = commands.add_parser("logs", help="print a container's log")
-    logs.add_argument("pod")
-    logs.add_argument("-c", "--container", help="container name (needed when the pod has several)")
+    completion.attach(logs.add_argument("pod"), completion.PODS)
+    completion.attach(
+        logs.add_argument(
+            "-c", "--container", help="container name (needed when the pod has several)"
+        ),
+        completion.CONTAINERS,
+    )
+    logs.add_argument(
+        "-p",
+        "--previous",
+        action="store_true",
+        help="the log of the container's previous instance (before its last restart)",
+    )
+    logs.add_argument("--tail", type=int, default=-1, help="only the last N lines (-1: all)")
+    logs.add_argument("--since", help="only lines newer than this duration, e.g. 5s, 2m, 1h")
+    logs.add_argument("--since-time", help="only lines at or after this RFC 3339 time")
     logs.add_argument(
         "-f", "--follow", action="store_true", help="keep printing until the container exits"
     )
     logs.add_argument(
         "--timestamps", action="store_true", help="prefix each line with when it was written"
     )
-    _namespace(logs)
-
-    delete = commands.add_parser("delete", help="delete a pod gracefully (preStop, then stop)")
-    delete.add_argument("resource", choices=("pod", "pods", "po"))
-    delete.add_argument("name")
-    delete.add_argument(
-        "--grace-period",
-        type=int,
-        default=None,
-        help="seconds instead of the pod's terminationGracePeriodSeconds",
+    logs.add_argument("--all-containers", action="store_true", help="every container's log")
+    logs.add_argument(
+        "--prefix",
+        action="store_true",
+        help="prefix each line with [pod/NAME/CONTAINER] (default with --all-containers)",
     )
-    _namespace(delete)
-    return parser
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    env = os.environ.get
-    parser.add_argument(
-        "--runtime-endpoint",
-        default=env("CONTAINER_RUNTIME_ENDPOINT", DEFAULT_ENDPOINT),
-        help="CRI endpoint [env CONTAINER_RUNTIME_ENDPOINT; default %(default)s]",
+def _filename(parser: argparse.ArgumentParser, text: str, required: bool) -> None:
+    completion.attach(
+        parser.add_argument(
+            "-f",
+            "--filename",
+            action="append",
+            required=required,
+            default=[],
+            metavar="FILE",
+            help=text,
+        ),
+        completion.FILE,
     )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=Path(env("KUBELETLITE_STATE_DIR", DEFAULT_STATE_DIR)),
-        help="events, hook timelines and volumes [env KUBELETLITE_STATE_DIR; default %(default)s]",
-    )
-    parser.add_argument(
-        "--log-level",
-        default=env("KUBELETLITE_LOG_LEVEL", "info"),
-        choices=("debug", "info", "warning", "error"),
-        help="[env KUBELETLITE_LOG_LEVEL; default %(default)s]",
-    )
-    parser.add_argument(
-        "--log-format",
-        default=env("KUBELETLITE_LOG_FORMAT", "text"),
-        choices=("text", "json"),
-        help="text, or one JSON object per line [env KUBELETLITE_LOG_FORMAT; default %(default)s]",
-    )
+
+
+def _boolean(text: str) -> bool:
+    """kubectl's --flag=true|false."""
+    if text.lower() in ("true", "t", "1"):
+        return True
+    if text.lower() in ("false", "f", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}: use true or false")
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
@@ -186,9 +297,7 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _namespace(parser: argparse.ArgumentParser, all_namespaces: bool = False) -> None:
-    parser.add_argument(
-        "-n", "--namespace", default="default", help="namespace (default %(default)s)"
-    )
+    """-n is a global flag every command has; this adds -A to the commands that list."""
     if all_namespaces:
         parser.add_argument(
             "-A", "--all-namespaces", action="store_true", help="pods of every namespace"
@@ -223,10 +332,10 @@ async def _node_agent(args: argparse.Namespace) -> AsyncIterator[Agent]:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    pods = await asyncio.to_thread(_load, args.filename)
-    stop = _stop_on_signals()
-    async with _node_agent(args) as agent:
-        phases = await agent.run_pods(pods, stop)
+    pods = await asyncio.to_thread(load_manifests, args.filename)
+    with signals.stop_on_signals() as stop:
+        async with _node_agent(args) as agent, _pull_progress(agent.store, pods):
+            phases = await agent.run_pods(pods, stop)
     for name, phase in phases.items():
         print(f"pod/{name} {phase}")
     return 0 if all(phase == "Succeeded" for phase in phases.values()) else EXIT_FAILED
@@ -235,103 +344,88 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def cmd_serve(args: argparse.Namespace) -> int:
     if not args.manifest_dir.is_dir():
         raise CommandError(f"--manifest-dir {args.manifest_dir}: not a directory")
-    stop = _stop_on_signals()
-    async with _node_agent(args) as agent:
-        await agent.serve(args.manifest_dir, stop)
+    with signals.stop_on_signals() as stop:
+        async with _node_agent(args) as agent:
+            with manifestdir.registered(args.state_dir, args.manifest_dir):
+                await agent.serve(args.manifest_dir, stop)
     return 0
 
 
-async def cmd_get(args: argparse.Namespace) -> int:
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
-        pods = await podinfo.list_pods(runtime, StateStore(args.state_dir))
-    if not args.all_namespaces:
-        pods = [p for p in pods if p.namespace == args.namespace]
-    if not pods:
-        print(
-            f"No resources found in {'any' if args.all_namespaces else args.namespace} namespace."
-        )
-        return 0
-    print(views.pods_table(pods, time.time_ns(), args.all_namespaces))
+async def cmd_apply(args: argparse.Namespace) -> int:
+    directory = await asyncio.to_thread(manifestdir.manifest_dir, args.state_dir)
+    results: list[manifestdir.Applied] = []
+    problems: list[str] = []
+    for name in args.filename:
+        try:
+            text = await asyncio.to_thread(read_text, name)
+            results += await asyncio.to_thread(manifestdir.apply, text, name, directory)
+        except ManifestError as exc:
+            problems.extend(str(exc).splitlines())
+        except OSError as exc:
+            problems.append(f"{name}: {exc.strerror}")
+        except manifestdir.ApplyError as exc:
+            problems.append(str(exc))
+    for applied in results:
+        print(f"pod/{applied.name} {applied.outcome}")
+    if problems:
+        raise CommandError("\n".join(problems))
     return 0
 
 
 async def cmd_describe(args: argparse.Namespace) -> int:
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
-        pod = await podinfo.find_pod(runtime, StateStore(args.state_dir), args.namespace, args.name)
-    if pod is None:
-        raise CommandError(f'pods "{args.name}" not found in namespace "{args.namespace}"')
+    async with runtime_client(args) as runtime:
+        store = StateStore(args.state_dir)
+        pod = await podinfo.find_pod(runtime, store, args.namespace, args.name)
+        if pod is None:
+            raise CommandError(await not_found(store, "pods", args.name, args.namespace, runtime))
     print(views.describe(pod, time.time_ns()))
     return 0
 
 
-async def cmd_logs(args: argparse.Namespace) -> int:
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
-        pod = await podinfo.find_pod(runtime, StateStore(args.state_dir), args.namespace, args.pod)
-        if pod is None or not pod.sandbox_id:
-            raise CommandError(f'pods "{args.pod}" not found in namespace "{args.namespace}"')
-        container = _pick_container(pod, args.container)
-        if not container.log_path:
-            raise CommandError(f'container "{container.name}" has no log yet')
-        if args.follow:
-            await _follow(runtime, container.container_id, container.log_path, args.timestamps)
-        else:
-            for line in await asyncio.to_thread(podlogs.read_all, container.log_path):
-                _write(line, args.timestamps)
+async def cmd_timeline(args: argparse.Namespace) -> int:
+    """From the state directory alone: works after the pod, or the runtime, is gone."""
+    store = StateStore(args.state_dir)
+    records = await asyncio.to_thread(store.find, args.namespace, args.pod)
+    if not records:
+        raise CommandError(await not_found(store, "pods", args.pod, args.namespace))
+    record = records[0]
+    marks, meta = await asyncio.to_thread(lambda: (record.marks(), record.meta()))
+    # A pod still supervised has bars still open: they end now. A deleted one's end where
+    # its marks end.
+    now = time.time_ns() if not meta.get("deleted_ns") else 0
+    chart = timeline.build(f"pod {args.namespace}/{args.pod}", marks, now)
+    match args.output:
+        case "svg":
+            print(timeline_svg.render_svg(chart))
+        case "html":
+            print(timeline_svg.render_html(chart), end="")
+        case _:
+            print(timeline.render_text(chart))
     return 0
 
 
-async def cmd_delete(args: argparse.Namespace) -> int:
-    if args.grace_period is not None and args.grace_period < 0:
-        raise CommandError("--grace-period must not be negative")
-    settings = AgentSettings(
-        args.runtime_endpoint, args.state_dir, DEFAULT_POD_LOGS_DIR, AgentOptions()
-    )
-    async with Agent(settings) as agent:
-        try:
-            await agent.delete(args.namespace, args.name, args.grace_period)
-        except LookupError as exc:
-            # The message as raised: str() of a KeyError would quote it.
-            raise CommandError(str(exc.args[0]) if exc.args else str(exc)) from exc
-    print(f'pod "{args.name}" deleted')
+async def cmd_completion(args: argparse.Namespace) -> int:
+    print(completion.script(build_parser(), args.shell))
     return 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "run": cmd_run,
     "serve": cmd_serve,
-    "get": cmd_get,
+    "apply": cmd_apply,
+    "get": get_command.cmd_get,
     "describe": cmd_describe,
-    "logs": cmd_logs,
-    "delete": cmd_delete,
+    "logs": logs_command.cmd_logs,
+    "delete": delete_command.cmd_delete,
+    "timeline": cmd_timeline,
+    "completion": cmd_completion,
 }
 
 
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _load(filenames: Sequence[str]) -> list[LoadedPod]:
-    pods: list[LoadedPod] = []
-    problems: list[str] = []
-    for name in filenames:
-        try:
-            loaded, warnings = (
-                load_text(sys.stdin.read(), "<stdin>") if name == "-" else load_file(Path(name))
-            )
-        except ManifestError as exc:
-            problems.extend(str(exc).splitlines())
-            continue
-        except OSError as exc:
-            problems.append(f"{name}: {exc.strerror}")
-            continue
-        for warning in warnings:
-            print(f"Warning: {warning}", file=sys.stderr)
-        pods.extend(loaded)
-    if problems:
-        raise CommandError("\n".join(problems))
-    return pods
-
-
-async def _check_runtime(runtime: RuntimeClient) -> None:
+async def _check_runtime(runtime: RuntimeAPI) -> None:
     version = await runtime.version()
     print(
         f"runtime: {version.runtime_name} {version.runtime_version} via cri-shim {version.version} "
@@ -340,13 +434,20 @@ async def _check_runtime(runtime: RuntimeClient) -> None:
     )
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """SIGINT/SIGTERM set the returned event: pods are then terminated gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
+@contextlib.asynccontextmanager
+async def _pull_progress(store: StateStore, pods: list[LoadedPod]) -> AsyncIterator[None]:
+    records = {
+        f"{p.pod.namespace}/{p.pod.name}": store.pod(p.pod.namespace, p.pod.name, p.pod.uid)
+        for p in pods
+    }
+    progress = PullProgress(records, sys.stderr, sys.stderr.isatty())
+    task = asyncio.create_task(progress.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @contextlib.contextmanager
@@ -364,47 +465,33 @@ def _metrics(address: str) -> Iterator[None]:
         server.shutdown()
 
 
-def _pick_container(pod: podinfo.PodInfo, name: str | None) -> podinfo.ContainerInfo:
-    names = [c.name for c in pod.containers]
-    if name is None:
-        if len(pod.containers) != 1:
-            raise CommandError(
-                f"a container name must be specified for pod {pod.name}, "
-                f"choose one of: [{' '.join(names)}]"
-            )
-        return pod.containers[0]
-    for container in pod.containers:
-        if container.name == name:
-            return container
-    raise CommandError(
-        f"container {name} is not valid for pod {pod.name}; choose one of: [{' '.join(names)}]"
-    )
-
-
-async def _follow(runtime: RuntimeClient, container_id: str, path: str, timestamps: bool) -> None:
-    async def running() -> bool:
-        try:
-            status = await runtime.container_status(container_id)
-        except RuntimeCallError:
-            return False
-        return status.state == cri.CONTAINER_RUNNING
-
-    async for line in podlogs.follow(path, running):
-        _write(line, timestamps)
-
-
-def _write(line: podlogs.LogLine, timestamps: bool) -> None:
-    prefix = line.timestamp.encode() + b" " if timestamps else b""
-    sys.stdout.buffer.write(prefix + line.text + b"\n")
-    sys.stdout.buffer.flush()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == [completion.HELPER]:
+        return completion.helper(arguments[1:])
+    try:
+        parser = build_parser()
+    except cliflags.FlagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    args = parser.parse_args(arguments)
+    try:
+        cliflags.finish(args)
+    except cliflags.FlagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logsetup.configure(args.log_level, args.log_format)
     try:
         return asyncio.run(COMMANDS[args.command](args))
     except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `kubeletlite get pods -w | head`: the reader left; nothing to report.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except signals.ForcedStop as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 130
     except Exception as exc:
         # What a pod worker raises comes wrapped by its TaskGroup: report it the same way.
@@ -425,14 +512,30 @@ def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
     match exc:
         case CommandError():
             return str(exc).splitlines()
+        case RuntimeCallError() if exc.unreachable:
+            return [_unreachable(args.runtime_endpoint, exc)]
         case RuntimeCallError():
-            reach = " (is the shim running?)" if exc.unreachable else ""
-            return [f"{exc.method} at {args.runtime_endpoint}: {exc.details}{reach}"]
-        case AlreadySupervised():
+            return [f"{exc.method} at {args.runtime_endpoint}: {exc.details}"]
+        case AlreadySupervised() | manifestdir.ApplyError():
             return [str(exc)]
         case PermissionError():
             return [f"{exc.filename}: permission denied (run as root, or set --state-dir)"]
     return None
+
+
+def _unreachable(endpoint: str, exc: RuntimeCallError) -> str:
+    socket_path = endpoint.removeprefix("unix://")
+    if not os.path.exists(socket_path):
+        reason = "no socket there"
+    elif "refused" in exc.details.lower():
+        reason = "connection refused"
+    else:
+        reason = exc.details.splitlines()[0] if exc.details else "unavailable"
+    return (
+        f"no CRI runtime answers at {endpoint} ({exc.method}: {reason}): "
+        f"start one with 'cri-shim --listen {socket_path}', or point --runtime-endpoint "
+        "(or CONTAINER_RUNTIME_ENDPOINT) at a running one"
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import aiohttp
 from multidict import CIMultiDict
 
 from kubeletlite import manifest as m
-from kubeletlite.cri import RuntimeCallError, RuntimeClient
+from kubeletlite.cri import RuntimeCallError
+from kubeletlite.runtimeapi import RuntimeAPI
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class HookResult:
 
 
 class HookRunner:
-    def __init__(self, runtime: RuntimeClient, http: aiohttp.ClientSession) -> None:
+    def __init__(self, runtime: RuntimeAPI, http: aiohttp.ClientSession) -> None:
         self._runtime = runtime
         self._http = http
 

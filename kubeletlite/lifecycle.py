@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import time
 from dataclasses import dataclass, field
 
 from criapi.runtime.v1 import api_pb2 as cri
@@ -106,7 +105,7 @@ class ContainerLifecycle:
 
     async def _failed(self, slot: Slot, reason: str, message: str) -> None:
         slot.waiting_reason, slot.waiting_message = reason, message
-        slot.retry_at = time.monotonic() + self.node.options.backoff_initial
+        slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
         await self.recorder.event("Warning", "Failed", f"Error: {message}", slot.spec.name)
 
     async def _ensure_image(self, slot: Slot) -> str | None:
@@ -123,7 +122,7 @@ class ContainerLifecycle:
             await self._image_failed(slot, "ErrImageNeverPull", message)
             return None
         await self.recorder.event("Normal", "Pulling", f'Pulling image "{image}"', name)
-        started = time.monotonic()
+        started = self.node.clock.monotonic()
         try:
             image_ref = await self.node.runtime.pull_image(image)
         except RuntimeCallError as exc:
@@ -131,7 +130,7 @@ class ContainerLifecycle:
                 slot, "ErrImagePull", f'Failed to pull image "{image}": {exc.details}'
             )
             return None
-        took = time.monotonic() - started
+        took = self.node.clock.monotonic() - started
         await self.recorder.event(
             "Normal", "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s', name
         )
@@ -139,7 +138,7 @@ class ContainerLifecycle:
 
     async def _image_failed(self, slot: Slot, reason: str, message: str) -> None:
         slot.waiting_reason, slot.waiting_message = reason, message
-        slot.retry_at = time.monotonic() + self.node.options.backoff_initial
+        slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
         name = slot.spec.name
         await self.recorder.event("Warning", "Failed", message, name)
         await self.recorder.event("Warning", "Failed", f"Error: {reason}", name)
@@ -289,7 +288,7 @@ class ContainerLifecycle:
 
     async def _pre_stop(self, slot: Slot, handler: m.Handler, container_id: str, grace: int) -> int:
         """Run preStop within ``grace``; return the whole seconds it used, as the kubelet counts."""
-        started = time.monotonic()
+        started = self.node.clock.monotonic()
         try:
             async with asyncio.timeout(grace):
                 result = await self._run_hook("PreStop", handler, slot, container_id)
@@ -301,7 +300,7 @@ class ContainerLifecycle:
                 slot.spec.name,
                 self.pod.describe(),
             )
-            return int(time.monotonic() - started)
+            return int(self.node.clock.monotonic() - started)
         if not result.ok:
             if await self._is_running(container_id):
                 await self.recorder.event(
@@ -314,7 +313,7 @@ class ContainerLifecycle:
             else:
                 # The container ended during its preStop: what preStop was for happened.
                 log.info("preStop of %s ended with its container; not a failure", slot.spec.name)
-        return int(time.monotonic() - started)
+        return int(self.node.clock.monotonic() - started)
 
     async def _is_running(self, container_id: str) -> bool:
         try:

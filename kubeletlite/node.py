@@ -7,10 +7,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubeletlite import store
 from kubeletlite.backoff import CrashLoopBackOff
-from kubeletlite.cri import RuntimeClient
+from kubeletlite.clock import Clock, SystemClock
 from kubeletlite.criconfig import NodeFacts
 from kubeletlite.hooks import HookRunner
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
 
 DEFAULT_STATE_DIR = "/var/lib/kubelet-lite"
@@ -29,12 +31,13 @@ class AgentOptions:
 
 @dataclass
 class Node:
-    runtime: RuntimeClient
+    runtime: RuntimeAPI
     hooks: HookRunner
     store: StateStore
     facts: NodeFacts
     options: AgentOptions
     backoff: CrashLoopBackOff = field(default_factory=CrashLoopBackOff)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 def read_facts(state_dir: Path, pod_logs_dir: str) -> NodeFacts:
@@ -45,7 +48,7 @@ def read_facts(state_dir: Path, pod_logs_dir: str) -> NodeFacts:
         resolv = ""
     return NodeFacts(
         pod_logs_root=pod_logs_dir,
-        pods_root=str(state_dir / "volumes"),
+        pods_root=str(state_dir / store.VOLUMES_DIR),
         memory_capacity_bytes=_memory_capacity(),
         host_resolv_conf=resolv,
     )

@@ -10,8 +10,9 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig
-from kubeletlite.cri import RuntimeClient, newest_sandboxes, recency
+from kubeletlite.cri import RuntimeCallError, newest_sandboxes, recency
 from kubeletlite.recorder import is_supervised
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import Event, Mark, PodRecord, StateStore
 
 
@@ -51,29 +52,40 @@ class PodInfo:
     containers: list[ContainerInfo] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)  # the document stored with the pod
 
 
-async def list_pods(runtime: RuntimeClient, store: StateStore) -> list[PodInfo]:
-    """Every pod kubelet-lite manages on this node, newest sandbox per pod UID."""
-    sandboxes = await runtime.list_pod_sandboxes({criconfig.MANAGED: "true"})
-    containers = await runtime.list_containers({criconfig.MANAGED: "true"})
-    newest = newest_sandboxes(sandboxes)
-    pods = [
-        await _pod_info(
-            runtime, store, sandbox, [c for c in containers if c.pod_sandbox_id == sandbox.id]
-        )
-        for sandbox in newest.values()
-    ]
+async def list_pods(
+    runtime: RuntimeAPI,
+    store: StateStore,
+    namespace: str | None = None,
+    name: str | None = None,
+) -> list[PodInfo]:
+    """The pods kubelet-lite manages on this node (of ``namespace``, named ``name``, when
+    given), newest sandbox per pod UID. A pod removed while it is read is left out."""
+    labels = {criconfig.MANAGED: "true"}
+    if namespace is not None:
+        labels[criconfig.POD_NAMESPACE] = namespace
+    if name is not None:
+        labels[criconfig.POD_NAME] = name
+    sandboxes = await runtime.list_pod_sandboxes(labels)
+    containers = await runtime.list_containers(labels)
+    pods = []
+    for sandbox in newest_sandboxes(sandboxes).values():
+        own = [c for c in containers if c.pod_sandbox_id == sandbox.id]
+        try:
+            pods.append(await _pod_info(runtime, store, sandbox, own))
+        except RuntimeCallError as exc:
+            if not exc.not_found:
+                raise
     return sorted(pods, key=lambda p: (p.namespace, p.name))
 
 
 async def find_pod(
-    runtime: RuntimeClient, store: StateStore, namespace: str, name: str
+    runtime: RuntimeAPI, store: StateStore, namespace: str, name: str
 ) -> PodInfo | None:
     """The live pod of that name, else the most recent record of a deleted one."""
-    live = [
-        p for p in await list_pods(runtime, store) if (p.namespace, p.name) == (namespace, name)
-    ]
+    live = await list_pods(runtime, store, namespace, name)
     if live:
         return live[0]
     records = await asyncio.to_thread(store.find, namespace, name)
@@ -83,7 +95,7 @@ async def find_pod(
 
 
 async def _pod_info(
-    runtime: RuntimeClient, store: StateStore, sandbox: cri.PodSandbox, listed: list[cri.Container]
+    runtime: RuntimeAPI, store: StateStore, sandbox: cri.PodSandbox, listed: list[cri.Container]
 ) -> PodInfo:
     meta = sandbox.metadata
     record = store.pod(meta.namespace, meta.name, meta.uid)
@@ -95,6 +107,7 @@ async def _pod_info(
         source=sandbox.annotations.get(criconfig.SOURCE, ""),
         sandbox_id=sandbox.id,
     )
+    info.manifest = _manifest(sandbox)
     status = await runtime.pod_sandbox_status(sandbox.id)
     info.ip = status.network.ip
     saved = await asyncio.to_thread(_read_record, record, info)
@@ -124,13 +137,22 @@ def _read_record(record: PodRecord, info: PodInfo) -> dict[str, Any]:
     return saved
 
 
+def _manifest(sandbox: cri.PodSandbox) -> dict[str, Any]:
+    """The manifest stored with the sandbox; {} when absent or unreadable."""
+    try:
+        document = json.loads(sandbox.annotations.get(criconfig.MANIFEST, "{}"))
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def _container_names(sandbox: cri.PodSandbox, listed: list[cri.Container]) -> list[str]:
     """Container names in manifest order (from the stored manifest), then any others."""
     order: list[str] = []
     try:
-        document = json.loads(sandbox.annotations.get(criconfig.MANIFEST, "{}"))
+        document = _manifest(sandbox)
         order = [c["name"] for c in document.get("spec", {}).get("containers", []) if "name" in c]
-    except (ValueError, TypeError, AttributeError):
+    except (TypeError, AttributeError):
         order = []
     seen = set(order)
     order += sorted({c.metadata.name for c in listed} - seen)
@@ -138,7 +160,7 @@ def _container_names(sandbox: cri.PodSandbox, listed: list[cri.Container]) -> li
 
 
 async def _container_info(
-    runtime: RuntimeClient, name: str, attempts: list[cri.Container], saved: dict[str, Any]
+    runtime: RuntimeAPI, name: str, attempts: list[cri.Container], saved: dict[str, Any]
 ) -> ContainerInfo:
     info = ContainerInfo(name=name)
     if attempts:
@@ -146,8 +168,12 @@ async def _container_info(
         _fill_from_status(info, current)
         if len(attempts) > 1:
             previous = ContainerInfo(name=name)
-            _fill_from_status(previous, await runtime.container_status(attempts[-2].id))
-            info.previous = previous
+            try:
+                _fill_from_status(previous, await runtime.container_status(attempts[-2].id))
+                info.previous = previous
+            except RuntimeCallError as exc:
+                if not exc.not_found:
+                    raise
     _overlay_saved(info, saved)
     return info
 

@@ -1,7 +1,8 @@
 """Reading CRI-format container logs back, for `kubeletlite logs`.
 
-Each line of the file is "<timestamp> <stream> <F|P> <text>"; fragments
-tagged P are joined with what follows until an F line ends them.
+Each line of the file is "<timestamp> <stream> <F|P> <text>"
+(``cricommon.criolog`` parses it, as the shim does); fragments tagged P are
+joined with what follows until an F line ends them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import NamedTuple
 
 import watchfiles
+
+from cricommon import criolog
+from kubeletlite.kubetime import parse_rfc3339
 
 FOLLOW_POLL_SECONDS = 1.0
 
@@ -29,17 +33,14 @@ def decode(
     pending = {} if pending is None else pending
     out: list[LogLine] = []
     for raw in lines:
-        parts = raw.rstrip(b"\n").split(b" ", 3)
-        if len(parts) < 3:
+        line = criolog.parse(raw)
+        if line is None:
+            continue  # not a CRI log line: the same ones the shim's resume skips
+        first_stamp, before = pending.pop(line.stream, (line.timestamp, b""))
+        if line.partial:
+            pending[line.stream] = (first_stamp, before + line.text)
             continue
-        stamp = parts[0].decode("ascii", "replace")
-        stream = parts[1].decode("ascii", "replace")
-        text = parts[3] if len(parts) == 4 else b""
-        first_stamp, before = pending.pop(stream, (stamp, b""))
-        if parts[2] == b"P":
-            pending[stream] = (first_stamp, before + text)
-            continue
-        out.append(LogLine(stream, before + text, first_stamp))
+        out.append(LogLine(line.stream, before + line.text, first_stamp))
     return out
 
 
@@ -49,10 +50,40 @@ def read_all(path: str) -> list[LogLine]:
         return decode(handle)
 
 
-async def follow(path: str, still_running: Callable[[], Awaitable[bool]]) -> AsyncIterator[LogLine]:
-    """Yield lines as they are written, until the container has exited and nothing is left."""
+def read_complete(path: str) -> tuple[list[LogLine], int]:
+    """Blocking: the whole lines of a log file, and the offset after the last one read.
+
+    A file line not yet ended by its newline is left for a follower to read from that offset.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    complete, newline, _rest = data.rpartition(b"\n")
+    body = complete + newline
+    return decode(body.splitlines(keepends=True)), len(body)
+
+
+def select(lines: list[LogLine], since_ns: int, tail: int) -> list[LogLine]:
+    """kubectl's filters: lines from ``since_ns`` on (0: all), then the last ``tail`` (-1: all)."""
+    if since_ns:
+        lines = [line for line in lines if _stamp_ns(line.timestamp) >= since_ns]
+    if tail >= 0:
+        lines = lines[len(lines) - tail :] if tail else []
+    return lines
+
+
+def _stamp_ns(stamp: str) -> int:
+    try:
+        return parse_rfc3339(stamp)
+    except ValueError:
+        return 0
+
+
+async def follow(
+    path: str, still_running: Callable[[], Awaitable[bool]], offset: int = 0
+) -> AsyncIterator[LogLine]:
+    """Yield lines as they are written (from ``offset``), until the container has exited and
+    nothing is left."""
     pending: dict[str, tuple[str, bytes]] = {}
-    offset = 0
     carry = b""
     exited = False
     while True:

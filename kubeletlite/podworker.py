@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -57,7 +56,7 @@ class PodWorker:
         self._start_tasks: set[asyncio.Task[None]] = set()
         self._published: dict[str, Any] = {}
         self._sandbox_retry_at = 0.0
-        self._began = time.monotonic()
+        self._began = self.node.clock.monotonic()
         self._ready = False
 
     # -- entry points -------------------------------------------------------------------
@@ -129,7 +128,7 @@ class PodWorker:
 
     async def _idle(self) -> None:
         """Wait for the next relist, a finished task, a retry time or a termination request."""
-        now = time.monotonic()
+        now = self.node.clock.monotonic()
         retries = [self._sandbox_retry_at, *(s.retry_at for s in self.slots)]
         delays = [self.node.options.relist_period, *(at - now for at in retries if at > now)]
         with contextlib.suppress(TimeoutError):
@@ -184,7 +183,7 @@ class PodWorker:
                 "FailedMount" if isinstance(exc, volumes.VolumeError) else "FailedCreatePodSandBox"
             )
             await self.recorder.event("Warning", reason, f"Failed to create pod sandbox: {exc}")
-            self._sandbox_retry_at = time.monotonic() + SANDBOX_RETRY_SECONDS
+            self._sandbox_retry_at = self.node.clock.monotonic() + SANDBOX_RETRY_SECONDS
             return
         self.sandbox.pod_ip = status.network.ip
 
@@ -212,7 +211,7 @@ class PodWorker:
                 # The attempt count stays: the next container is a restart.
                 slot.container_id, slot.status, slot.started = "", None, False
                 slot.terminated.set()
-        if time.monotonic() >= self._sandbox_retry_at:
+        if self.node.clock.monotonic() >= self._sandbox_retry_at:
             await self._new_sandbox()
 
     async def _remove_sandbox(self) -> None:
@@ -320,12 +319,12 @@ class PodWorker:
             self._note_ready()
         except RuntimeCallError as exc:
             slot.waiting_reason, slot.waiting_message = "RunContainerError", str(exc)
-            slot.retry_at = time.monotonic() + self.node.options.backoff_initial
+            slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
         finally:
             slot.starting = False
 
     def _due_for_start(self, slot: Slot) -> bool:
-        if slot.starting or time.monotonic() < slot.retry_at:
+        if slot.starting or self.node.clock.monotonic() < slot.retry_at:
             return False
         if slot.status is None:
             return not slot.container_id
@@ -338,8 +337,8 @@ class PodWorker:
     def _backoff_allows(self, slot: Slot) -> bool:
         """The kubelet's doBackOff: restart now, or note the wait (and say so once)."""
         assert slot.status is not None
-        key = f"{self.pod.uid}_{slot.spec.name}_{m.container_hash(self.pod, slot.spec.name)}"
-        finished, now = slot.status.finished_at / 1e9, time.time()
+        key = self._backoff_key(slot)
+        finished, now = slot.status.finished_at / 1e9, self.node.clock.time()
         wait = self.node.backoff.remaining(key, finished, now)
         if wait <= 0:
             self.node.backoff.record_restart(key, finished, now)
@@ -350,13 +349,16 @@ class PodWorker:
             f"back-off {wait:.0f}s restarting failed container={slot.spec.name} "
             f"pod={self.pod.describe()}"
         )
-        slot.retry_at = time.monotonic() + wait
+        slot.retry_at = self.node.clock.monotonic() + wait
         if slot.backoff_reported_for != slot.container_id:
             slot.backoff_reported_for = slot.container_id
             name, pod = slot.spec.name, self.pod.describe()
             message = f"Back-off restarting failed container {name} in pod {pod}"
             self._background(self.recorder.event("Warning", "BackOff", message, slot.spec.name))
         return False
+
+    def _backoff_key(self, slot: Slot) -> str:
+        return f"{self.pod.uid}_{slot.spec.name}_{m.container_hash(self.pod, slot.spec.name)}"
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         assert self._group is not None
@@ -399,7 +401,7 @@ class PodWorker:
     def _note_ready(self) -> None:
         if not self._ready and all(s.started for s in self.slots):
             self._ready = True
-            metrics.POD_START_SECONDS.observe(time.monotonic() - self._began)
+            metrics.POD_START_SECONDS.observe(self.node.clock.monotonic() - self._began)
 
     # -- termination --------------------------------------------------------------------
 
@@ -432,12 +434,19 @@ class PodWorker:
         await asyncio.to_thread(
             volumes.remove_pod_directories, self.pod.uid, self.node.facts.pods_root, log_dir
         )
+        self._forget_backoff()
         self.phase = DELETED
         await self._publish()
         await self.recorder.deleted()
 
+    def _forget_backoff(self) -> None:
+        """The pod's containers never restart again: their back-off entries are history."""
+        for slot in self.slots:
+            self.node.backoff.forget(self._backoff_key(slot))
+
     async def _finish(self) -> None:
         """Every container is done for good: stop the sandbox, keep containers for their logs."""
+        self._forget_backoff()
         if not self.sandbox.id:
             return
         try:

@@ -85,7 +85,7 @@ class Recorder:
     def _acquire(self) -> TextIO:
         self.record.directory.mkdir(parents=True, exist_ok=True)
         # Held open for as long as this process supervises the pod.
-        handle = open(self.record.directory / "supervisor.lock", "a+")  # noqa: SIM115
+        handle = open(self.record.lock_path, "a+")  # noqa: SIM115
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -104,7 +104,7 @@ class Recorder:
 
 def is_supervised(record: PodRecord) -> bool:
     """Whether a live process holds the pod's supervisor lock (blocking: run in a thread)."""
-    path = record.directory / "supervisor.lock"
+    path = record.lock_path
     if not path.exists():
         return False
     with open(path, "a+") as handle:

@@ -12,6 +12,10 @@ commands (get, describe) can read it:
         timeline.jsonl   one Mark per line: container starts, hook begin/end, stops
         status.json      the supervisor's latest view (phase, container reasons)
         deletion.json    present while a deletion is in progress
+        supervisor.lock  flock()ed by the one process supervising the pod
+    <state>/volumes/     pods' emptyDir volumes and termination logs (``volumes.py``)
+
+The names below are the whole layout; nothing else names these files.
 
 The methods block (small file I/O); async callers run them in a thread.
 """
@@ -55,6 +59,16 @@ class Mark:
     time_ns: int = field(default_factory=time.time_ns)
 
 
+PODS_DIR = "pods"
+VOLUMES_DIR = "volumes"
+POD_FILE = "pod.json"
+EVENTS_FILE = "events.jsonl"
+TIMELINE_FILE = "timeline.jsonl"
+STATUS_FILE = "status.json"
+DELETION_FILE = "deletion.json"
+LOCK_FILE = "supervisor.lock"
+
+
 def pod_key(namespace: str, name: str, uid: str) -> str:
     return f"{namespace}_{name}_{uid}"
 
@@ -69,52 +83,59 @@ class PodRecord:
     def key(self) -> str:
         return self.directory.name
 
+    @property
+    def lock_path(self) -> Path:
+        """The supervisor lock: whoever holds its flock() supervises the pod."""
+        return self.directory / LOCK_FILE
+
     def init(self, meta: dict[str, Any]) -> None:
         """Start the record of a pod; a record of a deleted pod with the same UID starts over."""
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self.meta()
         if previous and not previous.get("deleted_ns"):
             return
-        for name in ("events.jsonl", "timeline.jsonl", "status.json", "deletion.json"):
+        for name in (EVENTS_FILE, TIMELINE_FILE, STATUS_FILE, DELETION_FILE):
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / name).unlink()
-        self._write_json("pod.json", {**meta, "created_ns": time.time_ns()})
+        self._write_json(POD_FILE, {**meta, "created_ns": time.time_ns()})
 
     def meta(self) -> dict[str, Any]:
-        return self._read_json("pod.json") or {}
+        return self._read_json(POD_FILE) or {}
+
+    def is_deleted(self) -> bool:
+        """Whether the pod's supervisor finished deleting it (a torn or absent file: not yet)."""
+        return bool(self.meta().get("deleted_ns"))
 
     def mark_deleted(self) -> None:
         meta = self.meta()
         meta["deleted_ns"] = time.time_ns()
-        self._write_json("pod.json", meta)
+        self._write_json(POD_FILE, meta)
         with contextlib.suppress(FileNotFoundError):
-            (self.directory / "deletion.json").unlink()
+            (self.directory / DELETION_FILE).unlink()
 
     def add_event(self, event: Event) -> None:
-        self._append("events.jsonl", asdict(event))
+        self._append(EVENTS_FILE, asdict(event))
 
     def events(self) -> list[Event]:
-        return [Event(**row) for row in self._read_lines("events.jsonl")]
+        return [Event(**row) for row in self._read_lines(EVENTS_FILE)]
 
     def add_mark(self, mark: Mark) -> None:
-        self._append("timeline.jsonl", asdict(mark))
+        self._append(TIMELINE_FILE, asdict(mark))
 
     def marks(self) -> list[Mark]:
-        return [Mark(**row) for row in self._read_lines("timeline.jsonl")]
+        return [Mark(**row) for row in self._read_lines(TIMELINE_FILE)]
 
     def write_status(self, status: dict[str, Any]) -> None:
-        self._write_json("status.json", status)
+        self._write_json(STATUS_FILE, status)
 
     def status(self) -> dict[str, Any]:
-        return self._read_json("status.json") or {}
+        return self._read_json(STATUS_FILE) or {}
 
     def request_deletion(self, grace_seconds: int | None) -> None:
-        self._write_json(
-            "deletion.json", {"grace_seconds": grace_seconds, "time_ns": time.time_ns()}
-        )
+        self._write_json(DELETION_FILE, {"grace_seconds": grace_seconds, "time_ns": time.time_ns()})
 
     def deletion(self) -> dict[str, Any] | None:
-        return self._read_json("deletion.json")
+        return self._read_json(DELETION_FILE)
 
     def _append(self, name: str, row: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -158,10 +179,10 @@ class StateStore:
         self.root = root
 
     def pod(self, namespace: str, name: str, uid: str) -> PodRecord:
-        return PodRecord(self.root / "pods" / pod_key(namespace, name, uid))
+        return PodRecord(self.root / PODS_DIR / pod_key(namespace, name, uid))
 
     def records(self) -> list[PodRecord]:
-        pods = self.root / "pods"
+        pods = self.root / PODS_DIR
         if not pods.is_dir():
             return []
         return [PodRecord(p) for p in sorted(pods.iterdir()) if p.is_dir()]

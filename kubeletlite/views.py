@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kubeletlite.podinfo import ContainerInfo, PodInfo
-from kubeletlite.store import Mark
+from kubeletlite.store import Event, Mark
 
 _MARK_TEXT = {
     "created": "created (CreateContainer returned)",
@@ -49,24 +49,83 @@ def status_word(pod: PodInfo) -> str:
     return pod.phase
 
 
-def pods_table(pods: list[PodInfo], now_ns: int, all_namespaces: bool) -> str:
-    header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+def pods_table(
+    pods: list[PodInfo],
+    now_ns: int,
+    all_namespaces: bool,
+    *,
+    wide: bool = False,
+    show_labels: bool = False,
+    node: str = "",
+    header: bool = True,
+) -> str:
+    """`get pods`: kubectl's columns; IP and NODE with ``wide``, LABELS with ``show_labels``."""
+    rows = [
+        pod_row(p, now_ns, all_namespaces, wide=wide, show_labels=show_labels, node=node)
+        for p in pods
+    ]
+    head = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if wide:
+        head += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+    if show_labels:
+        head.append("LABELS")
     if all_namespaces:
-        header.insert(0, "NAMESPACE")
-    rows = [header]
-    for pod in pods:
-        ready = sum(1 for c in pod.containers if c.state == "running" and c.started)
-        row = [
-            pod.name,
-            f"{ready}/{len(pod.containers)}",
-            status_word(pod),
-            str(sum(c.restart_count for c in pod.containers)),
-            age(pod.created_ns, now_ns),
-        ]
+        head.insert(0, "NAMESPACE")
+    return _columns([head, *rows], skip_first=not header)
+
+
+def pod_row(
+    pod: PodInfo,
+    now_ns: int,
+    all_namespaces: bool,
+    *,
+    wide: bool = False,
+    show_labels: bool = False,
+    node: str = "",
+) -> list[str]:
+    ready = sum(1 for c in pod.containers if c.state == "running" and c.started)
+    row = [
+        pod.name,
+        f"{ready}/{len(pod.containers)}",
+        status_word(pod),
+        _restarts(pod, now_ns),
+        age(pod.created_ns, now_ns),
+    ]
+    if wide:
+        row += [pod.ip or "<none>", node or "<none>", "<none>", "<none>"]
+    if show_labels:
+        labels = (pod.manifest.get("metadata") or {}).get("labels") or {}
+        row.append(",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>")
+    if all_namespaces:
+        row.insert(0, pod.namespace)
+    return row
+
+
+def _restarts(pod: PodInfo, now_ns: int) -> str:
+    """The count, and as kubectl adds it, how long ago the last restart's container ended."""
+    count = sum(c.restart_count for c in pod.containers)
+    ended = [
+        c.previous.finished_at for c in pod.containers if c.previous and c.previous.finished_at
+    ]
+    if count and ended:
+        return f"{count} ({age(max(ended), now_ns)} ago)"
+    return str(count)
+
+
+def events_table(
+    rows: list[tuple[str, str, Event]], now_ns: int, all_namespaces: bool, header: bool = True
+) -> str:
+    """`get events`: (namespace, pod name, event) rows, oldest first."""
+    head = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    if all_namespaces:
+        head.insert(0, "NAMESPACE")
+    table = [head]
+    for namespace, pod, event in rows:
+        row = [age(event.time_ns, now_ns), event.type, event.reason, f"pod/{pod}", event.message]
         if all_namespaces:
-            row.insert(0, pod.namespace)
-        rows.append(row)
-    return _columns(rows)
+            row.insert(0, namespace)
+        table.append(row)
+    return _columns(table, skip_first=not header)
 
 
 def describe(pod: PodInfo, now_ns: int) -> str:
@@ -178,9 +237,11 @@ def timestamp(ns: int, precise: bool = False) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
-def _columns(rows: list[list[str]]) -> str:
+def _columns(rows: list[list[str]], skip_first: bool = False) -> str:
+    """Aligned columns; ``skip_first`` drops the header line but keeps its widths."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
+    lines = [
         "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
-    )
+    ]
+    return "\n".join(lines[1:] if skip_first else lines)

@@ -22,6 +22,7 @@ from grpc_health.v1 import health
 
 from cricommon import logsetup, metrics
 from shim import config as shim_config
+from shim import labels
 from shim.backend import Backend
 from shim.config import ShimConfig
 from shim.docker import DockerClient
@@ -58,18 +59,21 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
         stack.callback(_remove_signal_handlers, loop)
         docker = DockerClient(config.docker_host, config.docker_timeout)
         stack.push_async_callback(docker.close)
-        logs = LogManager(docker)
+        logs = LogManager(docker, labels.scope_filters(config.instance))
         stack.push_async_callback(logs.close)
         backend = Backend(docker=docker, config=config, logs=logs, oom=OomScorePolicy(docker))
         health_servicer = health.aio.HealthServicer()
         server = build_server(backend, health_servicer)
-        bind(server, path, config.socket_group)
+        await bind(server, path, config.socket_group)
         stack.callback(_unlink, path)
         await server.start()
         if config.metrics_address:
             metrics_server, _ = metrics.serve(config.metrics_address)
             stack.callback(metrics_server.shutdown)
-        health_task = asyncio.create_task(report_health(backend, health_servicer))
+        health_task = asyncio.create_task(
+            report_health(backend, health_servicer), name="health reporting"
+        )
+        health_task.add_done_callback(log_if_crashed)
         stack.push_async_callback(_cancel, health_task)
         logs.resume_all()
         log.info("serving CRI on unix://%s (docker: %s)", path, docker.endpoint)
@@ -90,6 +94,15 @@ async def _stop_server(server: grpc.aio.Server, grace: float, forced: asyncio.Ev
         await server.stop(0)
     forcing.cancel()
     await asyncio.gather(stopping, forcing, return_exceptions=True)
+
+
+def log_if_crashed(task: asyncio.Task[None]) -> None:
+    """A background task that died of an error says so (its result is never awaited)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("%s stopped: %s", task.get_name(), exc, exc_info=exc)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from shim import labels, naming
 from shim.config import ShimConfig
-from shim.docker import DockerClient
+from shim.dockerapi import DockerAPI
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
@@ -31,7 +31,7 @@ _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "conta
 
 @dataclass
 class Backend:
-    docker: DockerClient
+    docker: DockerAPI
     config: ShimConfig
     logs: LogManager
     oom: OomScorePolicy
@@ -53,8 +53,8 @@ class Backend:
         """Inspect an object of ``kind`` by full id or unique id prefix; None if absent.
 
         Docker also resolves names, and would happily inspect containers the
-        shim never created; both are refused here so that a CRI id can only
-        ever reach the shim's own sandboxes and containers.
+        shim never created, or another shim instance's; all are refused here so
+        that a CRI id can only ever reach this shim's own sandboxes and containers.
         """
         if not object_id:
             raise InvalidArgument(f"{field}: required")
@@ -71,10 +71,21 @@ class Backend:
                     f"{field}: {object_id!r} is a prefix of several ids; give more of the id"
                 ) from exc
             raise
-        owned = (inspect["Config"].get("Labels") or {}).get(labels.TYPE_KEY) == kind
+        docker_labels = inspect["Config"].get("Labels") or {}
+        owned = docker_labels.get(labels.TYPE_KEY) == kind and self.in_scope(docker_labels)
         if not owned or not str(inspect["Id"]).startswith(object_id):
             return None
         return inspect
+
+    def in_scope(self, docker_labels: dict[str, str] | None) -> bool:
+        return labels.in_scope(docker_labels, self.config.instance)
+
+    async def list_owned(self, filters: dict[str, list[str]]) -> list[JSON]:
+        """List containers matching ``filters`` among this shim instance's objects."""
+        scope = labels.scope_filters(self.config.instance)
+        return await self.docker.list_containers(
+            {**filters, "label": [*filters.get("label", []), *scope]}
+        )
 
     async def create_named(
         self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
@@ -85,7 +96,10 @@ class Backend:
         earlier attempt: ``remove_stale`` removes it and the name is reused.
         A running one means the client asked twice for the same object, which
         is refused. If the name cannot be freed, a random suffix is added.
+        The body is stamped with this shim's instance label first.
         """
+        if self.config.instance:
+            body["Labels"][labels.INSTANCE_KEY] = self.config.instance
         try:
             return await self.docker.create_container(name, body)
         except DockerAPIError as exc:
@@ -98,7 +112,8 @@ class Backend:
                 raise
             return await self.docker.create_container(name, body)
         holder_labels = holder["Config"].get("Labels") or {}
-        ours = holder_labels.get(labels.TYPE_KEY) == body["Labels"].get(labels.TYPE_KEY)
+        same_kind = holder_labels.get(labels.TYPE_KEY) == body["Labels"].get(labels.TYPE_KEY)
+        ours = same_kind and self.in_scope(holder_labels)
         if ours and holder["State"].get("Running"):
             raise AlreadyExists(f"name {name!r} is in use by running container {holder['Id']}")
         if ours:
@@ -110,7 +125,7 @@ class Backend:
         return await self.docker.create_container(naming.with_random_suffix(name), body)
 
     async def sandbox_containers(self, sandbox_id: str, running_only: bool = False) -> list[JSON]:
-        filters = {
+        filters: dict[str, list[str]] = {
             "label": [
                 f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}",
                 f"{labels.SANDBOX_ID_KEY}={sandbox_id}",
@@ -118,7 +133,7 @@ class Backend:
         }
         if running_only:
             filters["status"] = ["running"]
-        return await self.docker.list_containers(filters)
+        return await self.list_owned(filters)
 
 
 async def ignore_not_found(call: Callable[[], Awaitable[None]]) -> None:

@@ -9,16 +9,18 @@ is built from it, and a test checks the README's table against it.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cricommon import metrics
 from shim import __version__
 
 DEFAULT_SOCKET = "/run/cri-shim.sock"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_INFRA_IMAGE = "registry.k8s.io/pause:3.10"
+_INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class ShimConfig:
     log_level: str = "info"
     log_format: str = "text"
     metrics_address: str = ""
+    instance: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,13 @@ OPTIONS: tuple[Option, ...] = (
         "metrics_address",
         "serve Prometheus metrics on HOST:PORT (loopback only; empty disables)",
     ),
+    Option(
+        "--instance",
+        "CRI_SHIM_INSTANCE",
+        "instance",
+        "label every sandbox and container with this name and see only those so labelled "
+        "(several shims, e.g. one per kubelet, on one dockerd); empty sees everything",
+    ),
 )
 
 
@@ -185,19 +195,19 @@ def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:
         if not getattr(config, name) > 0:  # also rejects NaN
             parser.error(f"--{name.replace('_', '-')}: must be positive")
     if config.metrics_address:
-        host, _, port = config.metrics_address.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
-            parser.error("--metrics-address: expected HOST:PORT")
-        # The same rule cricommon.metrics.serve applies, checked before anything starts.
-        if not _is_loopback(host.strip("[]")):
-            parser.error("--metrics-address: HOST must be a loopback IP address")
+        try:
+            metrics.check_address(config.metrics_address)
+        except ValueError as exc:
+            parser.error(f"--metrics-address: {exc}")
+    _check_instance(parser, config.instance)
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _check_instance(parser: argparse.ArgumentParser, instance: str) -> None:
+    if instance and not _INSTANCE.fullmatch(instance):
+        parser.error(
+            f"--instance {instance!r}: expected at most 63 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
 
 
 def socket_path(listen: str) -> str:

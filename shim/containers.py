@@ -7,7 +7,7 @@ import logging
 import os
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, labels, logs, naming, seccomp
+from shim import convert, createspec, dockerfilters, labels, logs, naming, records, seccomp
 from shim.backend import JSON, Backend, ignore_not_found
 from shim.deadline import finish_even_if_abandoned
 from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument, refused_request
@@ -32,10 +32,9 @@ async def create_container(
         config.linux.resources.oom_score_adj, backend.config.pod_infra_image
     )
     log_path = _log_path(sandbox.log_directory, config.log_path)
-    record = createspec.container_record(config, convert.now_ns())
-    if log_path:
-        # Where the trusted part of the log path ends: nothing below it is followed.
-        record["log_directory"] = sandbox.log_directory
+    record = createspec.container_record(
+        config, convert.now_ns(), sandbox.log_directory if log_path else ""
+    )
     body = createspec.container_body(
         config,
         sandbox=sandbox,
@@ -71,13 +70,13 @@ async def create_container(
 
 def _sandbox_view(inspect: JSON, given: cri.PodSandboxConfig) -> createspec.SandboxView:
     """The sandbox as recorded at its creation; the request's copy only fills gaps."""
-    record = labels.decode_record(inspect["Config"].get("Labels"))
+    record = records.sandbox(inspect["Config"].get("Labels"))
     return createspec.SandboxView(
         id=inspect["Id"],
-        metadata=convert.sandbox_metadata(record),
-        namespace_options=record.get("namespace_options", {}),
+        metadata=record.metadata,
+        namespace_options=record.namespace_options.as_mapping(),
         cgroup_parent=inspect["HostConfig"].get("CgroupParent") or "",
-        log_directory=record.get("log_directory") or given.log_directory,
+        log_directory=record.log_directory or given.log_directory,
     )
 
 
@@ -165,7 +164,7 @@ async def list_containers(
     query = dockerfilters.containers(request.filter)
     if query is None:
         return cri.ListContainersResponse()
-    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
+    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     image_refs = await _image_refs(backend) if entries else {}
     return cri.ListContainersResponse(
         containers=[convert.container(entry, image_refs) for entry in entries]

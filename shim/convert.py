@@ -6,35 +6,21 @@ and builds protobuf messages, so all of it is table-testable.
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import imageref, labels
+from cricommon.criolog import rfc3339_ns
+from shim import imageref, labels, records
 
 JSON = dict[str, Any]
-
-_DOCKER_TIME = re.compile(
-    r"(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:\d{2})"
-)
 
 
 def docker_time_ns(value: str | None) -> int:
     """Nanoseconds since the epoch for a Docker timestamp; 0 for Go's zero time."""
-    if not value:
-        return 0
-    match = _DOCKER_TIME.fullmatch(value)
-    if match is None:
-        return 0
-    tz = match["tz"].replace("Z", "+00:00")
-    base = datetime.fromisoformat(match["base"] + tz)
-    if base.year <= 1:
-        return 0
-    frac = (match["frac"] or "").ljust(9, "0")[:9]
-    return int(base.timestamp()) * 1_000_000_000 + int(frac)
+    return rfc3339_ns(value)
 
 
 def now_ns() -> int:
@@ -45,62 +31,52 @@ def now_ns() -> int:
 # -- sandboxes ----------------------------------------------------------------
 
 
-def sandbox_metadata(record: Mapping[str, Any]) -> cri.PodSandboxMetadata:
-    meta = record.get("metadata", {})
-    return cri.PodSandboxMetadata(
-        name=meta.get("name", ""),
-        uid=meta.get("uid", ""),
-        namespace=meta.get("namespace", ""),
-        attempt=int(meta.get("attempt", 0)),
-    )
-
-
 def sandbox_state(running: bool) -> cri.PodSandboxState.ValueType:
     return cri.SANDBOX_READY if running else cri.SANDBOX_NOTREADY
 
 
 def pod_sandbox(entry: JSON) -> cri.PodSandbox:
     """A ListPodSandbox item from a ``GET /containers/json`` entry."""
-    record = labels.decode_record(entry.get("Labels"))
+    record = records.sandbox(entry.get("Labels"))
     cri_labels, annotations = labels.decode(entry.get("Labels"))
     return cri.PodSandbox(
         id=entry["Id"],
-        metadata=sandbox_metadata(record),
+        metadata=record.metadata,
         state=sandbox_state(entry.get("State") == "running"),
-        created_at=int(record.get("created_at", 0)),
+        created_at=record.created_at,
         labels=cri_labels,
         annotations=annotations,
-        runtime_handler=record.get("runtime_handler", ""),
+        runtime_handler=record.runtime_handler,
     )
 
 
 def pod_sandbox_status(inspect: JSON) -> cri.PodSandboxStatus:
     docker_labels = inspect["Config"].get("Labels")
-    record = labels.decode_record(docker_labels)
+    record = records.sandbox(docker_labels)
     cri_labels, annotations = labels.decode(docker_labels)
-    ns = record.get("namespace_options", {})
+    ns = record.namespace_options
     ip, extra_ips = sandbox_ips(inspect)
     return cri.PodSandboxStatus(
         id=inspect["Id"],
-        metadata=sandbox_metadata(record),
+        metadata=record.metadata,
         state=sandbox_state(bool(inspect["State"].get("Running"))),
-        created_at=int(record.get("created_at", 0)),
+        created_at=record.created_at,
         network=cri.PodSandboxNetworkStatus(
             ip=ip, additional_ips=[cri.PodIP(ip=extra) for extra in extra_ips]
         ),
         linux=cri.LinuxPodSandboxStatus(
             namespaces=cri.Namespace(
                 options=cri.NamespaceOption(
-                    network=ns.get("network", cri.POD),
-                    pid=ns.get("pid", cri.POD),
-                    ipc=ns.get("ipc", cri.POD),
-                    target_id=ns.get("target_id", ""),
+                    network=ns.network,  # type: ignore[arg-type]
+                    pid=ns.pid,  # type: ignore[arg-type]
+                    ipc=ns.ipc,  # type: ignore[arg-type]
+                    target_id=ns.target_id,
                 )
             )
         ),
         labels=cri_labels,
         annotations=annotations,
-        runtime_handler=record.get("runtime_handler", ""),
+        runtime_handler=record.runtime_handler,
     )
 
 
@@ -120,18 +96,12 @@ def sandbox_ips(inspect: JSON) -> tuple[str, list[str]]:
 # -- containers ---------------------------------------------------------------
 
 
-def container_metadata(record: Mapping[str, Any]) -> cri.ContainerMetadata:
-    meta = record.get("metadata", {})
-    return cri.ContainerMetadata(name=meta.get("name", ""), attempt=int(meta.get("attempt", 0)))
-
-
-def image_spec(record: Mapping[str, Any], fallback: str) -> cri.ImageSpec:
-    spec = record.get("image", {})
+def image_spec(record: records.ImageRecord, fallback: str) -> cri.ImageSpec:
     return cri.ImageSpec(
-        image=spec.get("image") or fallback,
-        annotations=spec.get("annotations", {}),
-        user_specified_image=spec.get("user_specified_image", ""),
-        runtime_handler=spec.get("runtime_handler", ""),
+        image=record.image or fallback,
+        annotations=record.annotations,
+        user_specified_image=record.user_specified_image,
+        runtime_handler=record.runtime_handler,
     )
 
 
@@ -151,18 +121,18 @@ def list_state(docker_state: str) -> cri.ContainerState.ValueType:
 def container(entry: JSON, image_refs: Mapping[str, str]) -> cri.Container:
     """A ListContainers item from a ``GET /containers/json`` entry."""
     docker_labels = entry.get("Labels") or {}
-    record = labels.decode_record(docker_labels)
+    record = records.container(docker_labels)
     cri_labels, annotations = labels.decode(docker_labels)
     image_id = entry.get("ImageID", "")
     return cri.Container(
         id=entry["Id"],
         pod_sandbox_id=docker_labels.get(labels.SANDBOX_ID_KEY, ""),
-        metadata=container_metadata(record),
-        image=image_spec(record, entry.get("Image", "")),
+        metadata=record.metadata,
+        image=image_spec(record.image, entry.get("Image", "")),
         image_ref=image_refs.get(image_id, image_id),
         image_id=image_id,
         state=list_state(entry.get("State", "")),
-        created_at=int(record.get("created_at", 0)),
+        created_at=record.created_at,
         labels=cri_labels,
         annotations=annotations,
     )
@@ -172,26 +142,26 @@ def container_status(inspect: JSON, image: JSON | None) -> cri.ContainerStatus:
     """ContainerStatus from a container's inspect document and its image's (if still present)."""
     config = inspect["Config"]
     docker_labels = config.get("Labels") or {}
-    record = labels.decode_record(docker_labels)
+    record = records.container(docker_labels)
     cri_labels, annotations = labels.decode(docker_labels)
     state, reason, started, finished = _lifecycle(inspect)
     image_id = inspect.get("Image", "")
     return cri.ContainerStatus(
         id=inspect["Id"],
-        metadata=container_metadata(record),
+        metadata=record.metadata,
         state=state,
-        created_at=int(record.get("created_at", 0)) or docker_time_ns(inspect.get("Created")),
+        created_at=record.created_at or docker_time_ns(inspect.get("Created")),
         started_at=started,
         finished_at=finished,
         exit_code=int(inspect["State"].get("ExitCode", 0)),
-        image=image_spec(record, config.get("Image", "")),
+        image=image_spec(record.image, config.get("Image", "")),
         image_ref=image_ref(image) if image else image_id,
         image_id=image_id,
         reason=reason,
         message=inspect["State"].get("Error", ""),
         labels=cri_labels,
         annotations=annotations,
-        mounts=[mount_from_record(m) for m in record.get("mounts", [])],
+        mounts=list(record.mounts),
         log_path=docker_labels.get(labels.LOG_PATH_KEY, ""),
         resources=cri.ContainerResources(linux=linux_resources(inspect["HostConfig"])),
         stop_signal=stop_signal(config.get("StopSignal")),
@@ -226,26 +196,6 @@ def _lifecycle(
     if docker_state.get("Status") in ("dead", "removing"):
         return cri.CONTAINER_UNKNOWN, "", started, finished
     return cri.CONTAINER_CREATED, "", 0, 0
-
-
-def mount_from_record(mount: Mapping[str, Any]) -> cri.Mount:
-    return cri.Mount(
-        container_path=mount.get("container_path", ""),
-        host_path=mount.get("host_path", ""),
-        readonly=bool(mount.get("readonly", False)),
-        selinux_relabel=bool(mount.get("selinux_relabel", False)),
-        propagation=int(mount.get("propagation", cri.PROPAGATION_PRIVATE)),  # type: ignore[arg-type]
-    )
-
-
-def mount_record(mount: cri.Mount) -> dict[str, Any]:
-    return {
-        "container_path": mount.container_path,
-        "host_path": mount.host_path,
-        "readonly": mount.readonly,
-        "selinux_relabel": mount.selinux_relabel,
-        "propagation": int(mount.propagation),
-    }
 
 
 def linux_resources(host_config: JSON) -> cri.LinuxContainerResources:

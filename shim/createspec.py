@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import hostfs, labels, limits, naming
-from shim.convert import mount_record
+from shim import hostfs, labels, limits, naming, records
 from shim.errors import InvalidArgument
 
 JSON = dict[str, Any]
@@ -368,28 +367,27 @@ def seccomp_choice(kind: str, profile_json: str | None) -> SeccompChoice:
 # -- sandbox body ------------------------------------------------------------------
 
 
-def sandbox_record(config: cri.PodSandboxConfig, runtime_handler: str, created_at: int) -> JSON:
+def sandbox_record(
+    config: cri.PodSandboxConfig, runtime_handler: str, created_at: int
+) -> records.SandboxRecord:
     ns = config.linux.security_context.namespace_options
-    return {
-        "metadata": {
-            "name": config.metadata.name,
-            "uid": config.metadata.uid,
-            "namespace": config.metadata.namespace,
-            "attempt": config.metadata.attempt,
-        },
-        "created_at": created_at,
-        "runtime_handler": runtime_handler,
-        "log_directory": config.log_directory,
-        "namespace_options": {
-            "network": int(ns.network),
-            "pid": int(ns.pid),
-            "ipc": int(ns.ipc),
-            "target_id": ns.target_id,
-        },
-    }
+    return records.SandboxRecord(
+        name=config.metadata.name,
+        uid=config.metadata.uid,
+        namespace=config.metadata.namespace,
+        attempt=config.metadata.attempt,
+        created_at=created_at,
+        runtime_handler=runtime_handler,
+        log_directory=config.log_directory,
+        namespace_options=records.NamespaceRecord(
+            network=int(ns.network), pid=int(ns.pid), ipc=int(ns.ipc), target_id=ns.target_id
+        ),
+    )
 
 
-def sandbox_body(config: cri.PodSandboxConfig, record: JSON, settings: SandboxSettings) -> JSON:
+def sandbox_body(
+    config: cri.PodSandboxConfig, record: records.SandboxRecord, settings: SandboxSettings
+) -> JSON:
     """The ``POST /containers/create`` body of a sandbox's infra container."""
     linux = config.linux
     security = linux.security_context
@@ -422,7 +420,7 @@ def sandbox_body(config: cri.PodSandboxConfig, record: JSON, settings: SandboxSe
         "Labels": labels.encode(
             config.labels,
             config.annotations,
-            {labels.TYPE_KEY: labels.TYPE_SANDBOX, labels.RECORD_KEY: labels.encode_record(record)},
+            {labels.TYPE_KEY: labels.TYPE_SANDBOX, labels.RECORD_KEY: records.encode(record)},
         ),
         "Healthcheck": _HEALTHCHECK_OFF,
         "HostConfig": host_config,
@@ -460,25 +458,31 @@ class SandboxView:
     log_directory: str
 
 
-def container_record(config: cri.ContainerConfig, created_at: int) -> JSON:
-    return {
-        "metadata": {"name": config.metadata.name, "attempt": config.metadata.attempt},
-        "created_at": created_at,
-        "image": {
-            "image": config.image.image,
-            "annotations": dict(config.image.annotations),
-            "user_specified_image": config.image.user_specified_image,
-            "runtime_handler": config.image.runtime_handler,
-        },
-        "mounts": [mount_record(m) for m in config.mounts],
-    }
+def container_record(
+    config: cri.ContainerConfig, created_at: int, log_directory: str = ""
+) -> records.ContainerRecord:
+    """``log_directory``: where the trusted part of the log path ends (nothing below it
+    is followed); empty when the container has no log file."""
+    return records.ContainerRecord(
+        name=config.metadata.name,
+        attempt=config.metadata.attempt,
+        created_at=created_at,
+        image=records.ImageRecord(
+            image=config.image.image,
+            annotations=dict(config.image.annotations),
+            user_specified_image=config.image.user_specified_image,
+            runtime_handler=config.image.runtime_handler,
+        ),
+        mounts=tuple(config.mounts),
+        log_directory=log_directory,
+    )
 
 
 def container_body(
     config: cri.ContainerConfig,
     *,
     sandbox: SandboxView,
-    record: JSON,
+    record: records.ContainerRecord,
     log_path: str,
     seccomp: SeccompChoice,
     oom_score_adj: int,
@@ -489,7 +493,7 @@ def container_body(
         labels.TYPE_KEY: labels.TYPE_CONTAINER,
         labels.SANDBOX_ID_KEY: sandbox.id,
         labels.LOG_PATH_KEY: log_path,
-        labels.RECORD_KEY: labels.encode_record(record),
+        labels.RECORD_KEY: records.encode(record),
     }
     host_config: JSON = {
         **_namespace_modes(sandbox, security.namespace_options),

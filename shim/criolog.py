@@ -5,7 +5,10 @@ Each line of a container's log file is
     <RFC 3339 timestamp with nanoseconds> <stdout|stderr> <F|P> <text>
 
 where ``P`` marks a fragment of a line that was too long and continues in
-the next entry, and ``F`` marks the end of a line. Pure functions only.
+the next entry, and ``F`` marks the end of a line. The line itself is
+parsed and written by ``cricommon.criolog`` (kubelet-lite reads with the
+same parser); this module adds what the shim's copier needs to resume a
+log without loss or duplicates. Pure functions only.
 """
 
 from __future__ import annotations
@@ -14,44 +17,10 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cricommon.criolog import FULL, PARTIAL, LogLine, parse
 from shim.convert import docker_time_ns
 
-FULL = b"F"
-PARTIAL = b"P"
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    timestamp: str
-    stream: str
-    partial: bool
-    text: bytes
-
-    def encode(self) -> bytes:
-        tag = PARTIAL if self.partial else FULL
-        return (
-            b" ".join((self.timestamp.encode("ascii"), self.stream.encode("ascii"), tag, self.text))
-            + b"\n"
-        )
-
-
-def parse(line: bytes) -> LogLine | None:
-    """Parse one line (without its newline); None if it is not in CRI format."""
-    parts = line.split(b" ", 3)
-    if len(parts) < 3:
-        return None
-    stamp, stream, tag = parts[0], parts[1], parts[2]
-    if stream not in (b"stdout", b"stderr") or tag not in (FULL, PARTIAL):
-        return None
-    if docker_time_ns(stamp.decode("ascii", "replace")) == 0:
-        return None
-    return LogLine(
-        timestamp=stamp.decode("ascii"),
-        stream=stream.decode("ascii"),
-        partial=tag == PARTIAL,
-        text=parts[3] if len(parts) == 4 else b"",
-    )
-
+__all__ = ["FULL", "PARTIAL", "LogLine", "RecentLines", "ResumePoint", "parse", "resume_point"]
 
 # dockerd copies stdout and stderr in separate goroutines, so its log is only
 # roughly ordered by timestamp. A resumed copy starts this far before the

@@ -281,7 +281,11 @@ def _translated(op: str) -> Iterator[None]:
     try:
         yield
     except DockerError as exc:
-        raise DockerAPIError(exc.status, _clean_message(exc.message)) from exc
+        # An error inside a progress stream has no HTTP status; its errorDetail may carry one.
+        detail = getattr(exc, "error_detail", None) or {}
+        code = detail.get("code")
+        status = exc.status or (code if isinstance(code, int) else 0)
+        raise DockerAPIError(status, _clean_message(exc.message)) from exc
     except aiohttp.ClientError as exc:
         raise DockerAPIError(DOCKER_UNREACHABLE, f"{op}: {exc}") from exc
 

@@ -127,6 +127,45 @@ def refused_request(exc: DockerAPIError, field: str) -> ShimError:
     return exc
 
 
+# A failed pull, as dockerd reports it (measured on dockerd 20-27): a missing
+# manifest has its HTTP status (404); a registry's refusal and an unreachable
+# registry both come as 500, and failures in the progress stream as status 0
+# with an ``errorDetail`` whose ``code`` dockerd seldom fills. The status (or
+# that code) decides first; a 500 is then read against the two vocabularies
+# dockerd's message is made of: the registry's error codes (OCI distribution
+# spec: UNAUTHORIZED, DENIED, MANIFEST_UNKNOWN, NAME_UNKNOWN) with dockerd's
+# credential messages, and Go's network errors.
+_PULL_VOCABULARY: tuple[tuple[type[ShimError], tuple[str, ...]], ...] = (
+    (Unauthenticated, ("unauthorized", "authentication required", "no basic auth credentials")),
+    (Unauthenticated, ("denied",)),
+    (NotFound, ("manifest unknown", "name unknown", "not found", "does not exist")),
+    (Unavailable, ("connection refused", "no such host", "i/o timeout", "network is unreachable")),
+)
+_PULL_CODES: dict[grpc.StatusCode, type[ShimError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: Unauthenticated,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+}
+
+
+def pull_failure(exc: DockerAPIError, context: str) -> ShimError:
+    """The client-facing failure of a pull that dockerd refused."""
+    message = f"{context}: {exc.message}"
+    text = exc.message.lower()
+    # A refusal outranks "not found": registries answer "denied" for a private image.
+    for kind, words in _PULL_VOCABULARY[:2]:
+        if any(word in text for word in words):
+            return kind(message)
+    by_status = _PULL_CODES.get(_code_for_http_status(exc.status)) if exc.status else None
+    if by_status is not None:
+        return by_status(message)
+    for kind, words in _PULL_VOCABULARY[2:]:
+        if any(word in text for word in words):
+            return kind(message)
+    return DockerAPIError(exc.status or 500, message)
+
+
 def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Map any exception raised while serving an RPC to (code, message)."""
     if isinstance(exc, ShimError):

@@ -19,17 +19,12 @@ from shim.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unauthenticated,
-    Unavailable,
+    pull_failure,
 )
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-
-_AUTH_FAILURES = ("unauthorized", "authentication required", "no basic auth credentials", "denied")
-_NOT_FOUND = ("not found", "manifest unknown", "does not exist", "name unknown")
-_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable")
 
 
 async def pull_image(backend: Backend, request: cri.PullImageRequest) -> cri.PullImageResponse:
@@ -61,25 +56,12 @@ async def pull(backend: Backend, ref: imageref.ImageRef, auth: JSON | None) -> s
             f"pulling {ref}: cancelled after {stall:g}s without progress"
         ) from exc
     except DockerAPIError as exc:
-        raise _pull_error(ref, exc) from exc
+        raise pull_failure(exc, f"pulling {ref}") from exc
     image = await backend.docker.inspect_image(str(ref))
     if image is None:
         raise NotFound(f"pulling {ref}: dockerd reported success but has no such image")
     log.info("pulled %s (%s)", ref, image["Id"])
     return str(image["Id"])
-
-
-def _pull_error(ref: imageref.ImageRef, exc: DockerAPIError) -> Exception:
-    """Classify a pull failure from the status dockerd gave, or its message when it gave none."""
-    text = exc.message.lower()
-    message = f"pulling {ref}: {exc.message}"
-    if exc.status in (401, 403) or any(word in text for word in _AUTH_FAILURES):
-        return Unauthenticated(message)
-    if exc.status == 404 or any(word in text for word in _NOT_FOUND):
-        return NotFound(message)
-    if exc.status == 900 or any(word in text for word in _UNREACHABLE):
-        return Unavailable(message)
-    return DockerAPIError(exc.status or 500, message)
 
 
 def registry_auth(auth: cri.AuthConfig, field: str) -> JSON | None:

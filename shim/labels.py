@@ -28,8 +28,10 @@ SANDBOX_ID_KEY = "io.kubernetes.sandbox.id"
 LOG_PATH_KEY = "io.kubernetes.container.logpath"
 # JSON records of CRI fields Docker has no place for (metadata, image spec...).
 RECORD_KEY = "io.cri-shim.record"
+# The --instance of the shim that created the object: a scoped shim sees only its own.
+INSTANCE_KEY = "io.cri-shim.instance"
 
-INTERNAL_KEYS = frozenset({TYPE_KEY, SANDBOX_ID_KEY, LOG_PATH_KEY, RECORD_KEY})
+INTERNAL_KEYS = frozenset({TYPE_KEY, SANDBOX_ID_KEY, LOG_PATH_KEY, RECORD_KEY, INSTANCE_KEY})
 ANNOTATION_PREFIX = "annotation."
 ESCAPE_PREFIX = "label."
 
@@ -71,6 +73,16 @@ def decode(docker_labels: Mapping[str, str] | None) -> tuple[dict[str, str], dic
         else:
             labels[key] = value
     return labels, annotations
+
+
+def scope_filters(instance: str) -> list[str]:
+    """Docker ``label`` filter values selecting one shim instance's objects; none if unscoped."""
+    return [f"{INSTANCE_KEY}={instance}"] if instance else []
+
+
+def in_scope(docker_labels: Mapping[str, str] | None, instance: str) -> bool:
+    """Whether an object belongs to the shim instance (every object does when unscoped)."""
+    return not instance or (docker_labels or {}).get(INSTANCE_KEY) == instance
 
 
 def selector_filters(selector: Mapping[str, str]) -> list[str]:

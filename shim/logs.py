@@ -23,10 +23,10 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shim import criolog, hostfs, labels
+from shim import criolog, hostfs, labels, records
 from shim.deadline import detached_context
 from shim.docker import DockerClient, LogFrame
 from shim.errors import DockerAPIError, FailedPrecondition, ShimError
@@ -326,7 +326,7 @@ def location(docker_labels: Mapping[str, str] | None) -> tuple[str, str] | None:
     path = (docker_labels or {}).get(labels.LOG_PATH_KEY, "")
     if not path:
         return None
-    root = str(labels.decode_record(docker_labels).get("log_directory") or "")
+    root = records.container(docker_labels).log_directory
     prefix = os.path.join(root, "") if root else ""
     if prefix and path.startswith(prefix) and len(path) > len(prefix):
         return root, path[len(prefix) :]
@@ -336,8 +336,10 @@ def location(docker_labels: Mapping[str, str] | None) -> tuple[str, str] | None:
 class LogManager:
     """Owns every copier task; the daemon closes it on shutdown."""
 
-    def __init__(self, docker: DockerClient) -> None:
+    def __init__(self, docker: DockerClient, scope: Sequence[str] = ()) -> None:
         self._docker = docker
+        # Label filters of the shim instance: resume only its own containers' logs.
+        self._scope = list(scope)
         self._copiers: dict[str, Copier] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -422,7 +424,13 @@ class LogManager:
     async def _resume_each(self) -> None:
         try:
             entries = await self._docker.list_containers(
-                {"label": [f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}", labels.LOG_PATH_KEY]}
+                {
+                    "label": [
+                        f"{labels.TYPE_KEY}={labels.TYPE_CONTAINER}",
+                        labels.LOG_PATH_KEY,
+                        *self._scope,
+                    ]
+                }
             )
         except ShimError as exc:
             log.warning("cannot list containers to resume their logs: %s", exc.message)

@@ -16,7 +16,7 @@ import logging
 import secrets
 
 from shim.deadline import rpc_deadline
-from shim.docker import DockerClient
+from shim.dockerapi import DockerAPI
 from shim.errors import DockerAPIError, ShimError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ PROBE_SCORE = -1000
 
 
 class OomScorePolicy:
-    def __init__(self, docker: DockerClient) -> None:
+    def __init__(self, docker: DockerAPI) -> None:
         self._docker = docker
         self._probe_task: asyncio.Task[bool | None] | None = None
         self._negative_allowed: bool | None = None

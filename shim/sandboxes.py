@@ -188,5 +188,5 @@ async def list_pod_sandbox(
     query = dockerfilters.sandboxes(request.filter)
     if query is None:
         return cri.ListPodSandboxResponse()
-    entries = [e for e in await backend.docker.list_containers(query.filters) if query.keep(e)]
+    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     return cri.ListPodSandboxResponse(items=[convert.pod_sandbox(entry) for entry in entries])

@@ -88,9 +88,10 @@ def build_server(backend: Backend, health_servicer: health.aio.HealthServicer) -
     return server
 
 
-def bind(server: grpc.aio.Server, path: str, group: str) -> None:
+async def bind(server: grpc.aio.Server, path: str, group: str) -> None:
     """Listen on ``path`` with mode 0660, never briefly wider."""
-    claim_socket_path(path)
+    # The probe of an existing socket connects to it: never on the loop.
+    await asyncio.to_thread(claim_socket_path, path)
     previous = os.umask(0o777 & ~SOCKET_MODE)
     try:
         server.add_insecure_port(f"unix:{path}")

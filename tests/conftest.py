@@ -1,7 +1,9 @@
 """Fixtures shared by all suites.
 
 Integration tests (under tests/integration) talk to the real dockerd and the
-real registries that scripts/setup-host starts; they are marked ``docker``.
+real registries that scripts/setup-host starts; they are marked ``docker``, as
+are tests/critest and tests/kubelet, which drive the shim with critest and the
+real kubelet.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from tests.support.cri import CriClient, Workspace
 from tests.support.kubeletlite import KubeletLite
 from tests.support.processes import ShimProcess, short_socket_dir
 
+# Suites under these folders need the real dockerd (critest and kubelet: the real clients too).
+DOCKER_SUITES = frozenset({"integration", "critest", "kubelet"})
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "integration" in item.path.parts:
+        if DOCKER_SUITES.intersection(item.path.parts):
             item.add_marker(pytest.mark.docker)
 
 

@@ -85,3 +85,30 @@ class ShimProcess:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+def remove_instance_containers(instance: str, docker_host: str | None = None) -> list[str]:
+    """Force-remove every container a shim of ``instance`` created; returns their ids.
+
+    The last line of cleanup after suites whose clients (critest, the kubelet)
+    may leave pods behind when they fail.
+    """
+    env = {**os.environ, **({"DOCKER_HOST": docker_host} if docker_host else {})}
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--no-trunc", "--filter", f"label=io.cri-shim.instance={instance}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    ids = listed.stdout.split()
+    if ids:
+        subprocess.run(
+            ["docker", "rm", "-f", "-v", *ids],
+            capture_output=True,
+            check=False,
+            env=env,
+            timeout=120,
+        )
+    return ids

@@ -79,9 +79,9 @@ async def test_poststart_runs_alongside_the_entrypoint(
     await wait_file(log, "written by post start")
 
     lines = uptime_lines(log)
+    # The order alone shows the concurrency (no gap bound: a loaded machine stretches it);
+    # the timing is decided with a fake clock in tests/fast/kubeletlite/test_podworker.py.
     assert [text for _, text in lines] == [first, second]
-    gap = lines[1][0] - lines[0][0]
-    assert 0.5 <= gap <= 1.6, f"{second!r} came {gap:.2f}s after {first!r}"
     # The hook ran once, and the container was not reported started before it ended.
     await wait_started(kubeletlite, "test-post-start", "test-post-start-container")
     assert [m["what"] for m in marks(kubeletlite, "test-post-start")] == [

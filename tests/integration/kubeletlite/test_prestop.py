@@ -66,8 +66,11 @@ def stop_note(lite: KubeletLite, name: str) -> str:
 async def test_delete_runs_prestop_then_stop_with_the_rest_of_the_grace_period(
     kubeletlite: KubeletLite,
 ) -> None:
-    """terminationGracePeriodSeconds 6, a preStop of 3 s: StopContainer gets 6 - 3 = 3 s."""
-    agent = await run(kubeletlite, kubeletlite.manifest(pod("graceful", 6, "sleep 3")))
+    """terminationGracePeriodSeconds 30, a preStop of 3 s: StopContainer gets what is left.
+
+    The exact arithmetic is decided with a fake clock (tests/fast/kubeletlite/test_podworker.py);
+    here the preStop's real seconds, however long a loaded machine makes them, are deducted."""
+    agent = await run(kubeletlite, kubeletlite.manifest(pod("graceful", 30, "sleep 3")))
     await wait_started(kubeletlite, "graceful", "app")
     (sandbox,) = await kubeletlite.sandboxes()
 
@@ -77,7 +80,10 @@ async def test_delete_runs_prestop_then_stop_with_the_rest_of_the_grace_period(
     timeline = {m["what"]: m for m in marks(kubeletlite, "graceful")}
     assert seconds(timeline["preStop.end"]) - seconds(timeline["preStop.begin"]) >= 3.0
     assert timeline["preStop.end"]["ok"] is True
-    assert stop_note(kubeletlite, "graceful") == "StopContainer with 3s"
+    used = int(seconds(timeline["preStop.end"]) - seconds(timeline["preStop.begin"]))
+    assert stop_note(kubeletlite, "graceful") in {
+        f"StopContainer with {30 - n}s" for n in (used, used + 1)
+    }
     (killing,) = events(kubeletlite, "graceful", "Killing")
     assert killing["message"] == "Stopping container app"
     assert seconds(killing) <= seconds(timeline["preStop.begin"])
@@ -86,7 +92,11 @@ async def test_delete_runs_prestop_then_stop_with_the_rest_of_the_grace_period(
     assert await kubeletlite.sandboxes() == []
     assert not await kubeletlite.containers()
     listed = await kubeletlite.cli("get", "pods", "-n", kubeletlite.namespace)
-    assert listed.stdout.strip() == f"No resources found in {kubeletlite.namespace} namespace."
+    # As kubectl, the notice goes to stderr: stdout (what scripts read) stays empty.
+    assert (listed.stdout, listed.stderr.strip()) == (
+        "",
+        f"No resources found in {kubeletlite.namespace} namespace.",
+    )
     assert await kubeletlite.wait_exit(agent) != 0
     assert f"pod/{kubeletlite.namespace}/graceful Deleted" in kubeletlite.agent_log()
     assert sandbox.id not in {s.id for s in await kubeletlite.sandboxes()}
@@ -102,7 +112,7 @@ async def test_prestop_beyond_the_grace_period_and_grace_period_override(
     await wait_started(kubeletlite, "abandoned", "app")
     await wait_started(kubeletlite, "overridden", "app")
 
-    took_abandoned, took_overridden = await asyncio.gather(
+    await asyncio.gather(
         delete(kubeletlite, "abandoned"), delete(kubeletlite, "overridden", "--grace-period", "4")
     )
     begin, end = (
@@ -110,11 +120,11 @@ async def test_prestop_beyond_the_grace_period_and_grace_period_override(
     )
     assert end["ok"] is False
     assert end["note"] == "abandoned: still running after the 2s grace period"
-    # The grace period's timer starts just before the begin mark is written.
-    assert 1.9 <= seconds(end) - seconds(begin) < 4.0
+    # The grace period's timer starts just before the begin mark is written. (The exact
+    # arithmetic is decided with a fake clock in tests/fast/kubeletlite/test_podworker.py.)
+    assert seconds(end) - seconds(begin) >= 1.9
     assert stop_note(kubeletlite, "abandoned") == "StopContainer with 2s"
     assert stop_note(kubeletlite, "overridden") == "StopContainer with 4s"
-    assert max(took_abandoned, took_overridden) < 8
     assert await kubeletlite.sandboxes() == []
     assert await kubeletlite.wait_exit(agent) != 0
 
@@ -213,12 +223,12 @@ async def test_containers_are_killed_in_parallel(kubeletlite: KubeletLite) -> No
     await wait_started(kubeletlite, "pair", "left", "right")
     await delete(kubeletlite, "pair")
 
-    begins = [seconds(m) for m in marks(kubeletlite, "pair", "preStop.begin")]
-    ends = [seconds(m) for m in marks(kubeletlite, "pair", "stop.end")]
-    assert len(begins) == len(ends) == 2
-    assert max(begins) - min(begins) < 1.0
-    # One after the other would take two preStops (4 s) plus two stops.
-    assert max(ends) - min(begins) < 3.8
+    # In parallel, both preStops begin before either ends; one after the other, the first
+    # would end (2 s later) before the second begins. The timing is decided with a fake
+    # clock in tests/fast/kubeletlite/test_podworker.py.
+    order = [m["what"] for m in marks(kubeletlite, "pair") if m["what"].startswith("preStop.")]
+    assert order == ["preStop.begin", "preStop.begin", "preStop.end", "preStop.end"]
+    assert len(marks(kubeletlite, "pair", "stop.end")) == 2
     assert {e["container"] for e in events(kubeletlite, "pair", "Killing")} == {"left", "right"}
     assert await kubeletlite.wait_exit(agent) != 0
 

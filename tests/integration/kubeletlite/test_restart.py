@@ -171,7 +171,9 @@ async def test_crash_loop_back_off(kubeletlite: KubeletLite) -> None:
     # moment before its "started" mark is written.
     assert gaps[1] >= 0.8
     assert gaps[2] >= 1.8
-    assert 1.8 <= gaps[3] < 3.5, "the delay is capped by --backoff-max"
+    # The cap itself (no gap above --backoff-max) is decided with a fake clock in
+    # tests/fast/kubeletlite/test_podworker.py; here only lower bounds, which load cannot break.
+    assert gaps[3] >= 1.8
     assert len(backoffs) >= 3
     assert all(e["type"] == "Warning" for e in backoffs)
     # Every start is its own container, numbered by restart count.

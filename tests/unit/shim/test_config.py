@@ -59,6 +59,7 @@ def test_env_names():
         "CRI_SHIM_LOG_LEVEL",
         "CRI_SHIM_LOG_FORMAT",
         "CRI_SHIM_METRICS_ADDRESS",
+        "CRI_SHIM_INSTANCE",
     }
 
 
@@ -119,6 +120,10 @@ def test_unix_prefix_is_accepted(listen, path):
         ["--metrics-address", "127.0.0.1:99999"],
         ["--metrics-address", "0.0.0.0:9090"],
         ["--metrics-address", "localhost:9090"],
+        ["--instance", "-leading-dash"],
+        ["--instance", "has space"],
+        ["--instance", "a/b"],
+        ["--instance", "x" * 64],
         ["--no-such-flag"],
     ],
 )
@@ -203,3 +208,8 @@ def test_readme_documents_every_option():
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     for option in config.OPTIONS:
         assert f"| `{option.flag}` | `{option.env}` |" in readme, option.flag
+
+
+@pytest.mark.parametrize("name", ["", "kubelet-e2e", "A.b_c-1", "x" * 63])
+def test_instance_names(name):
+    assert load(["--instance", name]).instance == name

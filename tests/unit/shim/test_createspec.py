@@ -7,7 +7,7 @@ import json
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import createspec, labels
+from shim import createspec, labels, records
 from shim.createspec import SandboxSettings, SandboxView, SeccompChoice
 from shim.errors import InvalidArgument
 
@@ -510,7 +510,8 @@ def test_sandbox_record():
             namespace_options=namespaces(network=pb.NODE, pid=pb.TARGET, target_id="t")
         ),
     )
-    assert createspec.sandbox_record(config, "runc", 42) == {
+    assert createspec.sandbox_record(config, "runc", 42).to_json() == {
+        "version": records.VERSION,
         "metadata": {"name": "nginx", "uid": "uid-1", "namespace": "default", "attempt": 2},
         "created_at": 42,
         "runtime_handler": "runc",
@@ -526,7 +527,7 @@ def test_sandbox_record():
 
 def test_sandbox_record_is_json_serialisable():
     record = createspec.sandbox_record(sandbox_config(), "", 1)
-    assert json.loads(labels.encode_record(record)) == record
+    assert json.loads(records.encode(record)) == record.to_json()
 
 
 def test_sandbox_body_pod_network():
@@ -610,7 +611,7 @@ def test_sandbox_body_labels_include_type_and_record():
     body = createspec.sandbox_body(config, record, settings())
     docker_labels = body["Labels"]
     assert docker_labels[labels.TYPE_KEY] == labels.TYPE_SANDBOX
-    assert labels.decode_record(docker_labels) == record
+    assert records.sandbox(docker_labels) == record
     assert labels.decode(docker_labels) == ({"app": "web", "label.x": "1"}, {"note": "n"})
 
 
@@ -681,7 +682,8 @@ def test_container_record():
         ),
         mounts=[pb.Mount(host_path="/a", container_path="/b", readonly=True)],
     )
-    assert createspec.container_record(config, 42) == {
+    assert createspec.container_record(config, 42).to_json() == {
+        "version": records.VERSION,
         "metadata": {"name": "app", "attempt": 1},
         "created_at": 42,
         "image": {
@@ -754,7 +756,7 @@ def test_container_body_labels():
     assert docker_labels[labels.TYPE_KEY] == labels.TYPE_CONTAINER
     assert docker_labels[labels.SANDBOX_ID_KEY] == SID
     assert docker_labels[labels.LOG_PATH_KEY] == "/logs/app/1.log"
-    assert labels.decode_record(docker_labels) == record
+    assert records.container(docker_labels) == record
     assert labels.decode(docker_labels) == ({"app": "web"}, {"note": "n"})
 
 

@@ -33,6 +33,7 @@ INTERNAL = {
         (labels.SANDBOX_ID_KEY, "label." + labels.SANDBOX_ID_KEY),
         (labels.LOG_PATH_KEY, "label." + labels.LOG_PATH_KEY),
         (labels.RECORD_KEY, "label." + labels.RECORD_KEY),
+        (labels.INSTANCE_KEY, "label." + labels.INSTANCE_KEY),
         # Only an exact internal key is escaped, not one that merely starts like it.
         (labels.TYPE_KEY + "x", labels.TYPE_KEY + "x"),
         ("annotationx", "annotationx"),
@@ -175,3 +176,21 @@ def test_decode_record_tolerates_missing_or_garbage(docker_labels):
 
 def test_decode_record_reads_only_the_record_key():
     assert labels.decode_record({"label." + labels.RECORD_KEY: json.dumps({"a": 1})}) == {}
+
+
+def test_an_unscoped_shim_filters_nothing_and_owns_everything():
+    assert labels.scope_filters("") == []
+    assert labels.in_scope({labels.INSTANCE_KEY: "other"}, "")
+    assert labels.in_scope(None, "")
+
+
+def test_a_scoped_shim_owns_only_its_instance():
+    assert labels.scope_filters("a") == [f"{labels.INSTANCE_KEY}=a"]
+    assert labels.in_scope({labels.INSTANCE_KEY: "a"}, "a")
+    assert not labels.in_scope({labels.INSTANCE_KEY: "b"}, "a")
+    assert not labels.in_scope({}, "a")
+    assert not labels.in_scope(None, "a")
+
+
+def test_the_instance_label_is_not_a_cri_label():
+    assert labels.decode({labels.INSTANCE_KEY: "a", "app": "x"}) == ({"app": "x"}, {})
