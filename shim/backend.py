@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ OWNED_IDS_LIMIT = 65536
 
 # Docker container events after which a sandbox is no longer known to run.
 _NOT_RUNNING_ACTIONS = frozenset({"die", "kill", "stop", "pause", "destroy"})
+_ID = re.compile(r"[0-9a-f]{1,64}")
+# dockerd's answer (a 500 in 20.10, a 400 later) to an id prefix several ids share.
+_AMBIGUOUS = "multiple ids found with provided prefix"
 
 _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
 
@@ -54,9 +58,9 @@ class Backend:
     # Full id -> kind of the objects this shim created or inspected. Labels never
     # change and ids are never reused, so stop and remove need no inspect for them.
     _owned: dict[str, str] = field(init=False, default_factory=dict)
-    # Containers created by this process and not started yet: id -> (CRI log path, tty),
-    # what StartContainer would otherwise inspect for.
-    _fresh: dict[str, tuple[str, bool]] = field(init=False, default_factory=dict)
+    # Containers created by this process and not started yet: id -> (log file location,
+    # tty), what StartContainer would otherwise inspect for.
+    _fresh: dict[str, tuple[tuple[str, str] | None, bool]] = field(init=False, default_factory=dict)
     # Sandboxes this process started and has not seen stop: id -> the part of their
     # inspect document CreateContainer reads (labels, cgroup parent, running).
     _ready_sandboxes: dict[str, JSON] = field(init=False, default_factory=dict)
@@ -103,13 +107,15 @@ class Backend:
         """What CreateContainer needs of a sandbox this process started and never saw stop."""
         return self._ready_sandboxes.get(sandbox_id)
 
-    def note_created(self, container_id: str, log_path: str, tty: bool) -> None:
+    def note_created(
+        self, container_id: str, log_location: tuple[str, str] | None, tty: bool
+    ) -> None:
         if len(self._fresh) >= OWNED_IDS_LIMIT:
             del self._fresh[next(iter(self._fresh))]
-        self._fresh[container_id] = (log_path, tty)
+        self._fresh[container_id] = (log_location, tty)
 
-    def take_fresh(self, container_id: str) -> tuple[str, bool] | None:
-        """(log path, tty) of a container created here and never started, once; else None."""
+    def take_fresh(self, container_id: str) -> tuple[tuple[str, str] | None, bool] | None:
+        """(log file location, tty) of a container created here, never started; once."""
         return self._fresh.pop(container_id, None)
 
     async def owned_id(self, object_id: str, kind: str, field: str) -> str | None:
@@ -145,11 +151,18 @@ class Backend:
         """
         if not object_id:
             raise InvalidArgument(f"{field}: required")
+        if not _ID.fullmatch(object_id):
+            # Only a Docker id or id prefix can name a CRI object; nothing else is asked.
+            return None
         try:
             inspect = await self.docker.inspect_container(object_id)
         except DockerAPIError as exc:
             if exc.is_not_found:
                 return None
+            if _AMBIGUOUS in exc.message.lower():
+                raise InvalidArgument(
+                    f"{field}: {object_id!r} is a prefix of several ids; give more of the id"
+                ) from exc
             raise
         docker_labels = inspect["Config"].get("Labels") or {}
         owned = docker_labels.get(labels.TYPE_KEY) == kind and self.in_scope(docker_labels)

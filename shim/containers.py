@@ -7,9 +7,10 @@ import logging
 import os
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, labels, naming, records, seccomp
+from shim import convert, createspec, dockerfilters, labels, logs, naming, records, seccomp
 from shim.backend import JSON, Backend, ignore_not_found
-from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
+from shim.deadline import finish_even_if_abandoned
+from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument, refused_request
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ async def create_container(
         config.linux.resources.oom_score_adj, backend.config.pod_infra_image
     )
     log_path = _log_path(sandbox.log_directory, config.log_path)
-    record = createspec.container_record(config, convert.now_ns())
+    record = createspec.container_record(
+        config, convert.now_ns(), sandbox.log_directory if log_path else ""
+    )
     body = createspec.container_body(
         config,
         sandbox=sandbox,
@@ -48,10 +51,15 @@ async def create_container(
     name = naming.container_name(
         config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid
     )
-    container_id = await backend.create_named(
-        name, body, lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale))
-    )
-    backend.note_created(container_id, body["Labels"].get(labels.LOG_PATH_KEY, ""), config.tty)
+    try:
+        container_id = await backend.create_named(
+            name,
+            body,
+            lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale)),
+        )
+    except DockerAPIError as exc:
+        raise refused_request(exc, "config") from exc
+    backend.note_created(container_id, logs.location(body["Labels"]), config.tty)
     log.info(
         "created container %s (%s)",
         container_id[:12],
@@ -89,26 +97,46 @@ async def start_container(
 ) -> cri.StartContainerResponse:
     fresh = backend.take_fresh(request.container_id)
     if fresh is None:
-        container_id, path, tty = await _startable(backend, request.container_id)
+        container_id, where, tty = await _startable(backend, request.container_id)
     else:
         # Created by this process and never started: nothing to inspect for.
-        container_id, (path, tty) = request.container_id, fresh
+        container_id, (where, tty) = request.container_id, fresh
+    # The log file exists before the container runs (a client may open it at once),
+    # and a path that cannot be written safely refuses the start, changing nothing.
+    file = await backend.logs.open(*where) if where else None
+    await finish_even_if_abandoned(
+        _start_and_follow(backend, container_id, file, tty), f"starting container {container_id}"
+    )
+    return cri.StartContainerResponse()
+
+
+async def _start_and_follow(
+    backend: Backend, container_id: str, file: logs.LogFile | None, tty: bool
+) -> None:
+    """Start the container, then copy its output; a copier never misses a started container."""
     try:
         await backend.docker.start_container(container_id)
     except DockerAPIError as exc:
+        if file is not None:
+            file.close()
         if exc.status == 304:
             raise FailedPrecondition(f"container {container_id} is already running") from exc
         if exc.status in (400, 500):
             # 400: dockerd's verdict on a missing or non-executable command.
             raise FailedPrecondition(f"starting container {container_id}: {exc.message}") from exc
         raise
-    if path:
-        backend.logs.follow(container_id, path, tty=tty)
-    return cri.StartContainerResponse()
+    except BaseException:
+        if file is not None:
+            file.close()
+        raise
+    if file is not None:
+        backend.logs.follow(container_id, file, tty)
 
 
-async def _startable(backend: Backend, container_id: str) -> tuple[str, str, bool]:
-    """Full id, CRI log path and tty of a container that has never run."""
+async def _startable(
+    backend: Backend, container_id: str
+) -> tuple[str, tuple[str, str] | None, bool]:
+    """Full id, log file location and tty of a container that has never run."""
     inspect = await backend.container(container_id)
     container_id = inspect["Id"]
     state = inspect["State"]
@@ -118,8 +146,8 @@ async def _startable(backend: Backend, container_id: str) -> tuple[str, str, boo
         raise FailedPrecondition(
             f"container {container_id} has already run; the CRI starts a container only once"
         )
-    path = (inspect["Config"].get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
-    return container_id, path, bool(inspect["Config"].get("Tty"))
+    where = logs.location(inspect["Config"].get("Labels"))
+    return container_id, where, bool(inspect["Config"].get("Tty"))
 
 
 async def stop_container(
@@ -196,7 +224,10 @@ async def update_container_resources(
         raise InvalidArgument("linux: required (Windows resources are not supported)")
     createspec.validate_resources(request.linux, "linux")
     inspect = await backend.container(request.container_id)
-    await backend.docker.update_container(inspect["Id"], createspec.update_body(request.linux))
+    try:
+        await backend.docker.update_container(inspect["Id"], createspec.update_body(request.linux))
+    except DockerAPIError as exc:
+        raise refused_request(exc, "linux") from exc
     return cri.UpdateContainerResourcesResponse()
 
 

@@ -3,15 +3,24 @@
 The RPC boundary (``shim.rpc``) records the client's deadline when a call
 arrives; every Docker call then runs under the earlier of that deadline and
 the shim's own per-call bound. A context variable follows the call into any
-task it spawns, so nothing needs to thread a deadline argument through.
+task it spawns, so nothing needs to thread a deadline argument through; work
+that must outlive the call (log copiers, a creation the client gave up on)
+runs in a :func:`detached_context` instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Absolute deadline on the running loop's clock, or None when the client set none.
 _rpc_deadline: ContextVar[float | None] = ContextVar("rpc_deadline", default=None)
@@ -49,3 +58,70 @@ def rpc_time_remaining() -> float | None:
     if rpc is None:
         return None
     return max(rpc - asyncio.get_running_loop().time(), 0.0)
+
+
+def detached_context() -> contextvars.Context:
+    """A copy of the current context without the RPC's deadline.
+
+    ``asyncio.create_task`` copies the creating task's context, so work that
+    outlives an RPC (a log copier) would otherwise carry its deadline.
+    """
+    context = contextvars.copy_context()
+    context.run(_rpc_deadline.set, None)
+    return context
+
+
+# Abandoned work and its undoing, by name, kept referenced until both end.
+_abandoned: dict[str, asyncio.Task[None]] = {}
+
+
+async def finish_even_if_abandoned(
+    work: Coroutine[Any, Any, T],
+    name: str,
+    undo: Callable[[T], Awaitable[None]] | None = None,
+) -> T:
+    """Run ``work`` to its end even when the caller is cancelled (the client gave up).
+
+    A half-done Docker change is worse than a finished one: ``work`` runs in
+    a task of its own, bounded by the shim's per-call timeouts only. If the
+    caller is cancelled meanwhile, ``undo`` gets the result once ``work``
+    ends; a retry under the same ``name`` first waits for both
+    (:func:`abandoned_settled`), so it finds nothing in its way.
+    """
+    task = asyncio.create_task(work, name=name, context=detached_context())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        settling = asyncio.create_task(_settle(task, name, undo), context=detached_context())
+        _abandoned[name] = settling
+        settling.add_done_callback(lambda _: _forget(name, settling))
+        raise
+
+
+async def abandoned_settled(name: str) -> None:
+    """Wait until earlier abandoned work under ``name`` (and its undoing) has ended."""
+    settling = _abandoned.get(name)
+    if settling is not None:
+        await asyncio.shield(settling)
+
+
+def _forget(name: str, settling: asyncio.Task[None]) -> None:
+    if _abandoned.get(name) is settling:
+        del _abandoned[name]
+
+
+async def _settle(
+    task: asyncio.Task[T], name: str, undo: Callable[[T], Awaitable[None]] | None
+) -> None:
+    try:
+        result = await task
+    except Exception as exc:
+        log.warning("%s, abandoned by its client, failed: %s", name, exc)
+        return
+    if undo is None:
+        return
+    try:
+        await undo(result)
+        log.info("%s was abandoned by its client and rolled back", name)
+    except Exception as exc:
+        log.warning("rolling back %s, abandoned by its client, failed: %s", name, exc)

@@ -38,8 +38,9 @@ T = TypeVar("T")
 # How long StopContainer may overrun its grace period while dockerd sends
 # SIGKILL and reaps the process.
 STOP_MARGIN_SECONDS = 10.0
-# Largest output ExecSync keeps per stream, as cri-dockerd does.
-EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
+# Largest output ExecSync keeps, both streams together: the kubelet refuses a
+# reply over 16 MiB, and the reply's framing needs a little room.
+EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 64 * 1024
 
 # Output already buffered from dockerd is sent on as one frame of up to this size.
 HIJACK_BATCH = 256 * 1024
@@ -66,6 +67,7 @@ class LogFrame:
 class ExecOutput:
     stdout: bytes
     stderr: bytes
+    dropped: int = 0  # bytes past the limit, not kept
 
 
 class HijackedStream:
@@ -279,18 +281,26 @@ class DockerClient:
             raise
         return HijackedStream(stream, tty)
 
-    async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
-        """Start an exec and collect its output until it ends or ``deadline`` passes."""
+    async def exec_run(
+        self, exec_id: str, deadline: float | None, limit: int = EXEC_OUTPUT_LIMIT
+    ) -> ExecOutput:
+        """Start an exec and collect its output until it ends or ``deadline`` passes.
+
+        At most ``limit`` bytes of stdout and stderr together are kept, in
+        arrival order; the rest is read (so the process is not blocked) and counted.
+        """
         chunks: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        kept = dropped = 0
         stream = self._docker.containers.exec(exec_id).start(detach=False)
         with _translated("run exec"):
             async with asyncio.timeout_at(deadline), stream:
                 while (message := await stream.read_out()) is not None:
                     buffer = chunks.setdefault(message.stream, bytearray())
-                    room = EXEC_OUTPUT_LIMIT - len(buffer)
-                    if room > 0:
-                        buffer.extend(message.data[:room])
-        return ExecOutput(stdout=bytes(chunks[1]), stderr=bytes(chunks[2]))
+                    piece = message.data[: max(limit - kept, 0)]
+                    buffer.extend(piece)
+                    kept += len(piece)
+                    dropped += len(message.data) - len(piece)
+        return ExecOutput(stdout=bytes(chunks[1]), stderr=bytes(chunks[2]), dropped=dropped)
 
     async def exec_inspect(self, exec_id: str) -> JSON:
         return await self._call("inspect exec", self._docker.containers.exec(exec_id).inspect())

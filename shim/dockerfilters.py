@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import labels
+from shim import labels, limits
 from shim.errors import InvalidArgument
 
 _HEX = re.compile(r"[0-9a-f]{1,64}")
@@ -87,4 +87,11 @@ def _possible_id(value: str) -> bool:
 
 
 def _label_filters(kind: str, selector: Mapping[str, str]) -> Filters:
+    limits.mapping(
+        selector,
+        "filter.label_selector",
+        limits.LABEL_KEY_BYTES,
+        limits.LABEL_VALUE_BYTES,
+        limits.METADATA_TOTAL_BYTES,
+    )
     return {"label": [f"{labels.TYPE_KEY}={kind}", *labels.selector_filters(selector)]}

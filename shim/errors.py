@@ -120,6 +120,18 @@ def _code_for_http_status(status: int) -> grpc.StatusCode:
             return grpc.StatusCode.INTERNAL
 
 
+def refused_request(exc: DockerAPIError, field: str) -> ShimError:
+    """A create or update body dockerd refused, as the client's error when it is one.
+
+    dockerd 20.10 answers many invalid values (a cgroup parent, a sysctl, a
+    device) with a bare 500; the body came from the request, so its refusal
+    is an INVALID_ARGUMENT naming the request's field, not INTERNAL.
+    """
+    if exc.status in (400, 500):
+        return InvalidArgument(f"{field}: dockerd refused it: {exc.message}")
+    return exc
+
+
 # A failed pull, as dockerd reports it (measured on dockerd 20-27): a missing
 # manifest has its HTTP status (404); a registry's refusal and an unreachable
 # registry both come as 500, and failures in the progress stream as status 0

@@ -16,11 +16,16 @@ import signal
 from pathlib import Path
 
 from criapi.runtime.v1 import api_pb2 as cri
+from shim import limits
 from shim.backend import Backend
 from shim.deadline import deadline_for, rpc_time_remaining
 from shim.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, ShimError
 
 log = logging.getLogger(__name__)
+
+# Appended to stderr when output went past the reply's limit (it fits the room
+# the Docker adapter leaves below 16 MiB).
+TRUNCATION_NOTE = "\n[cri-shim: output truncated: {} more bytes did not fit the 16 MiB reply]\n"
 
 # After its output closes, dockerd may take a moment to record the exit code:
 # it is asked again after 2, 4, 8 ... ms (at most 50 ms apart, about 1 s in all).
@@ -32,6 +37,7 @@ EXIT_CODE_POLL_INTERVAL = 0.05
 async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
     if not request.cmd:
         raise InvalidArgument("cmd: required")
+    limits.strings(request.cmd, "cmd", limits.ARG_BYTES, limits.EXEC_TOTAL_BYTES)
     if request.timeout < 0:
         raise InvalidArgument("timeout: must not be negative")
     inspect = await backend.container(request.container_id)
@@ -55,7 +61,10 @@ async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecS
         await asyncio.shield(_kill_exec(backend, exec_id))
         raise
     exit_code = await _exit_code(backend, exec_id)
-    return cri.ExecSyncResponse(stdout=output.stdout, stderr=output.stderr, exit_code=exit_code)
+    stderr = output.stderr
+    if output.dropped:
+        stderr += TRUNCATION_NOTE.format(output.dropped).encode()
+    return cri.ExecSyncResponse(stdout=output.stdout, stderr=stderr, exit_code=exit_code)
 
 
 async def _exit_code(backend: Backend, exec_id: str) -> int:

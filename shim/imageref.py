@@ -17,6 +17,8 @@ from docker_image import reference as _reference
 
 from shim.errors import InvalidArgument
 
+# distribution allows a 255-byte name, plus a tag and a digest.
+MAX_REFERENCE_LENGTH = 1024
 _ID_PREFIX = re.compile(r"(sha256:)?[a-f0-9]{12,64}")
 
 
@@ -42,6 +44,8 @@ def parse(value: str, field: str = "image.image") -> ImageRef:
     """Parse a user-supplied reference; an invalid one is an InvalidArgument naming ``field``."""
     if not value:
         raise InvalidArgument(f"{field}: must not be empty")
+    if len(value) > MAX_REFERENCE_LENGTH:
+        raise InvalidArgument(f"{field}: longer than {MAX_REFERENCE_LENGTH} characters")
     try:
         ref = _reference.Reference.parse_normalized_named(value)
     except (_reference.InvalidReference, _digest.InvalidDigest, ValueError) as exc:

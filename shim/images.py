@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, imageref
+from shim import convert, imageref, limits
 from shim.backend import Backend
 from shim.deadline import deadline_for, rpc_time_remaining
 from shim.errors import (
@@ -70,6 +70,9 @@ async def pull(backend: Backend, ref: imageref.ImageRef, auth: JSON | None) -> s
 
 def registry_auth(auth: cri.AuthConfig, field: str) -> JSON | None:
     """dockerd's X-Registry-Auth document for CRI credentials (None if empty)."""
+    parts = ("username", "password", "auth", "server_address", "identity_token", "registry_token")
+    for part in parts:
+        limits.text(getattr(auth, part), f"{field}.{part}", limits.CREDENTIAL_BYTES)
     if auth.identity_token:
         return {"identitytoken": auth.identity_token, "serveraddress": auth.server_address}
     if auth.registry_token:
@@ -139,6 +142,14 @@ async def remove_image(
     image = await lookup(backend, request.image.image, "image.image")
     if image is None:
         return cri.RemoveImageResponse()
+    # Checked first: dockerd untags an image in use and refuses only its last name,
+    # which would leave it half removed.
+    users = await backend.docker.list_containers({"ancestor": [image["Id"]]})
+    if users:
+        raise FailedPrecondition(
+            f"image {image['Id']} is in use by {len(users)} container(s), "
+            f"e.g. {users[0]['Id'][:12]}; nothing was removed"
+        )
     # Removing the image means every name it has, then the id itself.
     names = [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or []), image["Id"]]
     backend.image_refs.invalidate()

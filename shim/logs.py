@@ -19,13 +19,15 @@ batched: one thread hop writes every line that arrived meanwhile.
 from __future__ import annotations
 
 import asyncio
-import glob
+import contextlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shim import criolog, labels
+from shim import criolog, hostfs, labels, records
+from shim.deadline import detached_context
 from shim.docker import DockerClient, LogFrame
 from shim.errors import DockerAPIError, FailedPrecondition, ShimError
 
@@ -41,27 +43,53 @@ CATCH_UP_CONCURRENCY = 4
 
 
 class LogFile:
-    """An append-only CRI log file. Blocking: call through ``asyncio.to_thread``."""
+    """An append-only CRI log file at ``root/relative``; blocking, so call it through a thread.
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    ``root`` is the sandbox's log directory, which the kubelet made; nothing
+    below it is trusted (a container may mount it), so no symlink there is
+    followed, and only a regular file with one link is ever written to.
+    """
+
+    def __init__(self, root: str, relative: str) -> None:
+        self.root = root
+        self.relative = relative
+        self.path = os.path.join(root, relative)
+        self._dirs, self._name = hostfs.split_relative(relative)
         self._handle: int | None = None
+        self.resume: criolog.ResumePoint | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._handle is not None
 
     def open(self) -> criolog.ResumePoint | None:
-        """Open for appending and tell where a previous copy of this log ended."""
-        os.makedirs(os.path.dirname(self.path) or ".", mode=0o755, exist_ok=True)
-        self._drop_torn_tail()
-        self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        return self._resume_point_of(self.path) or self._rotated_resume_point()
+        """Open (creating it) for appending and tell where a previous copy of this log ended.
+
+        Raises :class:`hostfs.UnsafePath` for a symlink, special file or
+        foreign file at the path, and changes nothing then.
+        """
+        with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
+            handle = hostfs.open_regular(self._name, os.O_RDWR | os.O_APPEND | os.O_CREAT, parent)
+            try:
+                self._drop_torn_tail(handle)
+                self.resume = _resume_point_of(_tail(handle)) or self._rotated_resume_point(parent)
+            except BaseException:
+                os.close(handle)
+                raise
+        self._handle = handle
+        return self.resume
 
     def write(self, lines: Iterable[criolog.LogLine]) -> None:
         data = b"".join(line.encode() for line in lines)
-        if self._handle is not None and data:
-            os.write(self._handle, data)
+        view = memoryview(data)
+        while self._handle is not None and view:
+            written = os.write(self._handle, view)
+            view = view[written:]
 
     def reopen(self) -> None:
         """Start a new file at the same path (after a rotation renamed the old one)."""
-        handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
+            handle = hostfs.open_regular(self._name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, parent)
         self.close()
         self._handle = handle
 
@@ -70,43 +98,58 @@ class LogFile:
             os.close(self._handle)
             self._handle = None
 
-    def _drop_torn_tail(self) -> None:
-        """A crash mid-write can leave half a line; cut it so it is copied again whole."""
-        try:
-            with open(self.path, "rb+") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                if size == 0:
-                    return
-                handle.seek(max(size - TAIL_BYTES, 0))
-                tail = handle.read()
-                if tail.endswith(b"\n"):
-                    return
-                cut = tail.rfind(b"\n")
-                handle.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
-        except FileNotFoundError:
+    def _drop_torn_tail(self, handle: int) -> None:
+        """A crash mid-write can leave half a line; cut it so it is copied again whole.
+
+        Only a file that reads as a CRI log is ever cut: anything else was not
+        written by the shim and is refused instead, unchanged.
+        """
+        size = os.fstat(handle).st_size
+        if size == 0:
             return
+        tail = _tail(handle)
+        cut = tail.rfind(b"\n")
+        complete, torn = tail[: cut + 1], tail[cut + 1 :]
+        if cut >= 0:
+            ours = bool(criolog.parse_tail(complete))
+        else:
+            ours = len(tail) == size and _TORN_START.match(torn) is not None
+        if not ours:
+            raise hostfs.UnsafePath(f"{self.relative!r} exists and is not a CRI log file")
+        if torn:
+            os.ftruncate(handle, size - len(torn))
 
-    @staticmethod
-    def _tail(path: str) -> bytes:
-        try:
-            with open(path, "rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(size - TAIL_BYTES, 0))
-                return handle.read()
-        except FileNotFoundError:
-            return b""
-
-    def _rotated_resume_point(self) -> criolog.ResumePoint | None:
+    def _rotated_resume_point(self, parent: int) -> criolog.ResumePoint | None:
         """After a rotation the current file may be empty; the newest rotated one tells."""
-        candidates = [
-            p for p in glob.glob(glob.escape(self.path) + ".*") if not p.endswith((".gz", ".tmp"))
-        ]
-        if not candidates:
-            return None
-        return self._resume_point_of(max(candidates, key=os.path.getmtime))
+        newest: tuple[float, bytes] | None = None
+        for entry in os.listdir(parent):
+            if not entry.startswith(self._name + ".") or entry.endswith((".gz", ".tmp")):
+                continue
+            try:
+                handle = hostfs.open_regular(entry, os.O_RDONLY, parent)
+            except (OSError, hostfs.UnsafePath):
+                continue
+            try:
+                mtime = os.fstat(handle).st_mtime
+                if newest is None or mtime > newest[0]:
+                    newest = (mtime, _tail(handle))
+            finally:
+                os.close(handle)
+        return _resume_point_of(newest[1]) if newest else None
 
-    def _resume_point_of(self, path: str) -> criolog.ResumePoint | None:
-        return criolog.resume_point(criolog.parse_tail(self._tail(path)))
+
+def _tail(handle: int) -> bytes:
+    size = os.fstat(handle).st_size
+    start = max(size - TAIL_BYTES, 0)
+    return os.pread(handle, size - start, start)
+
+
+def _resume_point_of(tail: bytes) -> criolog.ResumePoint | None:
+    return criolog.resume_point(criolog.parse_tail(tail))
+
+
+# The start of a CRI line torn anywhere in its timestamp ("2026-", "2026-01-0"...).
+_TORN_START = re.compile(rb"[0-9]{1,4}(-|$)")
 
 
 @dataclass
@@ -123,29 +166,59 @@ class Copier:
 
     docker: DockerClient
     container_id: str
-    path: str
+    file: LogFile
     tty: bool
     follow: bool
     # Bounded: a slow disk slows the reading of dockerd's log instead of filling memory.
     _queue: asyncio.Queue[_Item] = field(default_factory=lambda: asyncio.Queue(QUEUE_LINES))
     _recent: criolog.RecentLines = field(default_factory=criolog.RecentLines)
     _resume: criolog.ResumePoint | None = None
+    _reader_done: bool = False
+    _finished: bool = False
+
+    @property
+    def path(self) -> str:
+        return self.file.path
 
     async def run(self) -> None:
-        file = LogFile(self.path)
-        self._resume = await asyncio.to_thread(file.open)
         try:
+            if not self.file.is_open:
+                await asyncio.to_thread(self.file.open)
+            self._resume = self.file.resume
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._write(file))
+                group.create_task(self._write())
                 group.create_task(self._read())
+        except* OSError as failures:
+            # dockerd still holds the output; a later resume copies it again.
+            log.warning(
+                "writing the log of %s to %s failed, copying stops: %s",
+                self.container_id[:12],
+                self.path,
+                "; ".join(str(exc) for exc in failures.exceptions),
+            )
+        except* hostfs.UnsafePath as refusals:
+            log.warning(
+                "not writing the log of %s: %s",
+                self.container_id[:12],
+                "; ".join(str(exc) for exc in refusals.exceptions),
+            )
         finally:
+            self._finished = True
             self._refuse_pending_reopens()
-            await asyncio.to_thread(file.close)
+            self.file.close()
+
+    def has_finished(self) -> bool:
+        return self._finished
 
     async def reopen(self) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Reopen(done))
-        await done
+        if self.has_finished():
+            raise FailedPrecondition("the container's output has ended")
+        request = _Reopen(asyncio.get_running_loop().create_future())
+        await self._queue.put(request)
+        if self.has_finished():
+            # The copy ended while this request waited for room: nobody will answer it.
+            _refuse([request])
+        await request.done
 
     def _refuse_pending_reopens(self) -> None:
         """A reopen asked for as the copy ended would otherwise wait forever."""
@@ -157,19 +230,30 @@ class Copier:
     async def _read(self) -> None:
         try:
             for _ in range(MAX_REATTACH):
-                await self._copy_stream()
+                await self._copy_stream(self.follow)
                 if not self.follow or not await self._still_running():
-                    return
+                    break
                 log.debug("log stream of %s ended while it runs; re-attaching", self.container_id)
                 self._resume = self._recent.resume_point() or self._resume
+            if self.follow:
+                # dockerd can end a follow before sending the last message it stored
+                # (output without a trailing newline): one final read copies the rest.
+                self._resume = self._recent.resume_point() or self._resume
+                await self._copy_stream(follow=False)
         finally:
-            await self._queue.put(None)
+            self._end_of_input()
 
-    async def _copy_stream(self) -> None:
+    def _end_of_input(self) -> None:
+        """Tell the writer the input ended, without waiting: the writer may be gone."""
+        self._reader_done = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+
+    async def _copy_stream(self, follow: bool) -> None:
         since = self._resume.since if self._resume else None
         try:
             async for frame in self.docker.log_frames(
-                self.container_id, tty=self.tty, since=since, follow=self.follow
+                self.container_id, tty=self.tty, since=since, follow=follow
             ):
                 line = _line(frame)
                 if self._resume and self._resume.already_written(line):
@@ -187,9 +271,12 @@ class Copier:
             return False
         return bool(inspect["State"].get("Running"))
 
-    async def _write(self, file: LogFile) -> None:
+    async def _write(self) -> None:
         """Write what arrived, in order: lines in one thread hop per run of lines."""
         while True:
+            if self._reader_done and self._queue.empty():
+                # The end marker found no room; everything before it is written.
+                return
             batch = [await self._queue.get()]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
@@ -199,21 +286,21 @@ class Copier:
                     lines.append(item)
                     continue
                 if lines:
-                    await asyncio.to_thread(file.write, lines)
+                    await asyncio.to_thread(self.file.write, lines)
                     lines = []
                 if item is None:
                     _refuse(batch[index + 1 :])
                     return
                 # Lines that came after the reopen request belong in the new file.
-                await self._reopen(file, item)
+                await self._reopen(item)
             if lines:
-                await asyncio.to_thread(file.write, lines)
+                await asyncio.to_thread(self.file.write, lines)
 
-    async def _reopen(self, file: LogFile, request: _Reopen) -> None:
+    async def _reopen(self, request: _Reopen) -> None:
         try:
-            await asyncio.to_thread(file.reopen)
-        except OSError as exc:
-            request.done.set_exception(FailedPrecondition(f"cannot reopen {file.path}: {exc}"))
+            await asyncio.to_thread(self.file.reopen)
+        except (OSError, hostfs.UnsafePath) as exc:
+            request.done.set_exception(FailedPrecondition(f"cannot reopen {self.file.path}: {exc}"))
         else:
             request.done.set_result(None)
 
@@ -230,6 +317,22 @@ def _line(frame: LogFrame) -> criolog.LogLine:
     )
 
 
+def location(docker_labels: Mapping[str, str] | None) -> tuple[str, str] | None:
+    """(sandbox log directory, relative log path) of a container, from its labels.
+
+    Containers created before the directory was recorded only protect the
+    last component of their path.
+    """
+    path = (docker_labels or {}).get(labels.LOG_PATH_KEY, "")
+    if not path:
+        return None
+    root = records.container(docker_labels).log_directory
+    prefix = os.path.join(root, "") if root else ""
+    if prefix and path.startswith(prefix) and len(path) > len(prefix):
+        return root, path[len(prefix) :]
+    return os.path.dirname(path) or "/", os.path.basename(path)
+
+
 class LogManager:
     """Owns every copier task; the daemon closes it on shutdown."""
 
@@ -241,13 +344,37 @@ class LogManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
-    def follow(self, container_id: str, path: str, tty: bool, follow: bool = True) -> None:
-        """Start copying a container's output, unless a copier already runs."""
+    async def open(self, root: str, relative: str) -> LogFile:
+        """Create or open a container's log file now, so that it exists once this returns."""
+        file = LogFile(root, relative)
+        opening = asyncio.ensure_future(asyncio.to_thread(file.open))
+        try:
+            await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The thread finishes anyway; its file must not leak.
+            opening.add_done_callback(lambda done: _close_quietly(done, file))
+            raise
+        except hostfs.UnsafePath as exc:
+            raise FailedPrecondition(f"log_path: refusing {file.path}: {exc}") from exc
+        except OSError as exc:
+            raise FailedPrecondition(f"log_path: cannot open {file.path}: {exc}") from exc
+        return file
+
+    def follow(self, container_id: str, file: LogFile, tty: bool, follow: bool = True) -> None:
+        """Start copying a container's output, unless a copier already runs.
+
+        The copier outlives the RPC that starts it, so it runs in a context
+        without that RPC's deadline.
+        """
         task = self._tasks.get(container_id)
         if task is not None and not task.done():
+            file.close()
             return
-        copier = Copier(self._docker, container_id, path, tty, follow)
-        task = asyncio.create_task(self._run(copier), name=f"logs-{container_id[:12]}")
+        copier = Copier(self._docker, container_id, file, tty, follow)
+        log.debug("copying the output of %s into %s", container_id[:12], file.path)
+        task = asyncio.create_task(
+            self._run(copier), name=f"logs-{container_id[:12]}", context=detached_context()
+        )
         self._copiers[container_id] = copier
         self._tasks[container_id] = task
 
@@ -267,7 +394,9 @@ class LogManager:
 
     def resume_all(self) -> None:
         """Re-attach copiers after a (re)start of the shim, in the background."""
-        task = asyncio.create_task(self._resume_all(), name="logs-resume")
+        task = asyncio.create_task(
+            self._resume_all(), name="logs-resume", context=detached_context()
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -309,12 +438,14 @@ class LogManager:
         limit = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
         async with asyncio.TaskGroup() as group:
             for entry in entries:
-                path = (entry.get("Labels") or {}).get(labels.LOG_PATH_KEY, "")
-                if not path or entry.get("State") == "created":
+                where = location(entry.get("Labels"))
+                if where is None or entry.get("State") == "created":
                     continue
-                group.create_task(self._resume_one(entry["Id"], path, limit))
+                group.create_task(self._resume_one(entry["Id"], where, limit))
 
-    async def _resume_one(self, container_id: str, path: str, limit: asyncio.Semaphore) -> None:
+    async def _resume_one(
+        self, container_id: str, where: tuple[str, str], limit: asyncio.Semaphore
+    ) -> None:
         async with limit:
             try:
                 inspect = await self._docker.inspect_container(container_id)
@@ -322,7 +453,18 @@ class LogManager:
                 return
             running = bool(inspect["State"].get("Running"))
             tty = bool(inspect["Config"].get("Tty"))
-            self.follow(container_id, path, tty, follow=running)
+            try:
+                file = LogFile(*where)
+            except hostfs.UnsafePath as exc:
+                log.warning("not resuming the log of %s: %s", container_id[:12], exc)
+                return
+            self.follow(container_id, file, tty, follow=running)
             if not running:
                 # Exited while the shim was away: copy what is missing, one at a time.
                 await asyncio.gather(self._tasks[container_id], return_exceptions=True)
+
+
+def _close_quietly(done: asyncio.Future[criolog.ResumePoint | None], file: LogFile) -> None:
+    if not done.cancelled():
+        done.exception()
+    file.close()

@@ -110,13 +110,15 @@ class ContainerRecord:
     created_at: int = 0
     image: ImageRecord = field(default_factory=ImageRecord)
     mounts: tuple[cri.Mount, ...] = ()
+    # The sandbox's log directory at creation: the trusted root of the log path.
+    log_directory: str = ""
 
     @property
     def metadata(self) -> cri.ContainerMetadata:
         return cri.ContainerMetadata(name=self.name, attempt=self.attempt)
 
     def to_json(self) -> JSON:
-        return {
+        document = {
             "version": VERSION,
             "metadata": {"name": self.name, "attempt": self.attempt},
             "created_at": self.created_at,
@@ -128,6 +130,9 @@ class ContainerRecord:
             },
             "mounts": [mount_to_json(m) for m in self.mounts],
         }
+        if self.log_directory:
+            document["log_directory"] = self.log_directory
+        return document
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> ContainerRecord:
@@ -150,6 +155,7 @@ class ContainerRecord:
                 for m in (mounts if isinstance(mounts, list) else [])
                 if isinstance(m, Mapping)
             ),
+            log_directory=_str(document, "log_directory"),
         )
 
 

@@ -20,12 +20,15 @@ import grpc
 from shim import metrics
 from shim.backend import Backend
 from shim.deadline import rpc_deadline
-from shim.errors import ShimError, Unimplemented, to_status
+from shim.errors import InvalidArgument, ShimError, Unimplemented, to_status
 
 log = logging.getLogger(__name__)
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+
+# No Docker id is longer; a longer client value is cut in logs.
+ID_LOG_CHARS = 64
 
 # Codes that describe the client's request rather than a fault of the shim.
 _CLIENT_CODES = frozenset(
@@ -59,6 +62,8 @@ def method(name: str, handler: Callable[[Backend, Req], Awaitable[Resp]]) -> Ser
         started = time.monotonic()
         code = grpc.StatusCode.OK
         try:
+            if isinstance(request, UndecodableRequest):
+                raise _Undecodable(f"request: not a valid {name} request message: {request}")
             with rpc_deadline(context.time_remaining()):
                 return await handler(servicer.backend, request)
         except asyncio.CancelledError:
@@ -111,6 +116,59 @@ def stream_method(
     return serve
 
 
+class UndecodableRequest:
+    """Stands for a request body that is no valid protobuf message.
+
+    grpc answers a deserializer's exception with UNKNOWN and a traceback; a
+    client's garbage deserves INVALID_ARGUMENT and one log line, so the
+    deserializer returns this instead and :func:`method` refuses it.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}"[:200]
+
+
+class _Undecodable(InvalidArgument):
+    pass
+
+
+class TolerantDecoding(grpc.aio.ServerInterceptor):
+    """Let the CRI services, not grpc, answer a request that does not decode."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method_name = str(getattr(handler_call_details, "method", ""))
+        decode = getattr(handler, "request_deserializer", None)
+        if handler is None or decode is None or not method_name.startswith(CRI_PACKAGE_PATH):
+            return handler
+        replaced: grpc.RpcMethodHandler[Any, Any] = handler._replace(  # type: ignore[attr-defined]
+            request_deserializer=_tolerant(decode)
+        )
+        return replaced
+
+
+CRI_PACKAGE_PATH = "/runtime.v1."
+
+
+def _tolerant(decode: Callable[[bytes], object]) -> Callable[[bytes], object]:
+    def tolerant(raw: bytes) -> object:
+        try:
+            return decode(raw)
+        except Exception as exc:
+            return UndecodableRequest(exc)
+
+    return tolerant
+
+
 def unimplemented(name: str) -> ServicerMethod:
     """A servicer method for an RPC this shim does not serve (through the same edge)."""
 
@@ -123,13 +181,21 @@ def unimplemented(name: str) -> ServicerMethod:
 def _subjects(request: object) -> dict[str, str]:
     """The sandbox and container a request is about, as structured log fields."""
     fields = {"rpc_sandbox": "pod_sandbox_id", "rpc_container": "container_id"}
-    return {key: value for key, attr in fields.items() if (value := getattr(request, attr, ""))}
+    # Bounded: an id is the client's value, and a log line must stay a line.
+    return {
+        key: str(value)[:ID_LOG_CHARS]
+        for key, attr in fields.items()
+        if (value := getattr(request, attr, ""))
+    }
 
 
 def _log_failure(
     name: str, code: grpc.StatusCode, message: str, exc: Exception, subjects: dict[str, str]
 ) -> None:
-    if not isinstance(exc, ShimError | TimeoutError):
+    if isinstance(exc, _Undecodable):
+        # One line, no traceback: a broken client, not a fault of the shim.
+        log.warning("%s: %s: %s", name, code.name, message, extra=subjects)
+    elif not isinstance(exc, ShimError | TimeoutError):
         log.error("%s failed unexpectedly: %s", name, message, exc_info=exc, extra=subjects)
     elif code in _CLIENT_CODES:
         log.info("%s: %s: %s", name, code.name, message, extra=subjects)

@@ -7,7 +7,7 @@ import json
 import logging
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import __version__
+from shim import __version__, limits
 from shim.backend import Backend
 from shim.enginestate import Condition
 from shim.errors import Unavailable
@@ -88,6 +88,7 @@ async def update_runtime_config(
     # Pods use a Docker network whose addresses dockerd assigns; a pod CIDR
     # from the kubelet has nothing to configure here.
     cidr = request.runtime_config.network_config.pod_cidr
+    limits.text(cidr, "runtime_config.network_config.pod_cidr", limits.SHORT_BYTES)
     if cidr:
         log.info(
             "pod CIDR %s noted; sandbox addresses come from docker network %s",

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, imageref, images, labels, naming, seccomp
-from shim.backend import Backend, gather_all, ignore_not_found
-from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument
+from shim import (
+    convert,
+    createspec,
+    dockerfilters,
+    imageref,
+    images,
+    labels,
+    limits,
+    naming,
+    seccomp,
+)
+from shim.backend import JSON, Backend, gather_all, ignore_not_found
+from shim.deadline import abandoned_settled, finish_even_if_abandoned
+from shim.errors import (
+    DockerAPIError,
+    FailedPrecondition,
+    InvalidArgument,
+    ShimError,
+    refused_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +42,7 @@ async def run_pod_sandbox(
 ) -> cri.RunPodSandboxResponse:
     config = request.config
     createspec.validate_sandbox_config(config)
+    limits.text(request.runtime_handler, "runtime_handler", limits.SHORT_BYTES)
     runtime = await _docker_runtime(backend, request.runtime_handler)
     infra_image = await _ensure_infra_image(backend)
     security = config.linux.security_context
@@ -42,13 +61,15 @@ async def run_pod_sandbox(
     await backend.privileges.apply(body["HostConfig"], infra_image)
     meta = config.metadata
     name = naming.sandbox_name(meta.name, meta.namespace, meta.uid, meta.attempt)
-    sandbox_id = await backend.create_named(name, body, lambda stale: _remove(backend, stale))
-    try:
-        await backend.docker.start_container(sandbox_id)
-    except DockerAPIError as exc:
-        # A sandbox that cannot start is removed: a failed RunPodSandbox leaves nothing.
-        await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
-        raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
+    # A client that gives up (deadline, kill) must not leave a running sandbox that
+    # blocks its retry: the creation finishes, then is rolled back.
+    work = f"creating sandbox {name}"
+    await abandoned_settled(work)
+    sandbox_id = await finish_even_if_abandoned(
+        _create_and_start(backend, name, body),
+        work,
+        undo=lambda created: _remove(backend, created),
+    )
     backend.note_sandbox_ready(sandbox_id, body["Labels"], body["HostConfig"]["CgroupParent"])
     log.info(
         "sandbox %s (%s) ready",
@@ -57,6 +78,29 @@ async def run_pod_sandbox(
         extra={"sandbox": sandbox_id, "pod": f"{meta.namespace}/{meta.name}"},
     )
     return cri.RunPodSandboxResponse(pod_sandbox_id=sandbox_id)
+
+
+async def _create_and_start(backend: Backend, name: str, body: JSON) -> str:
+    try:
+        sandbox_id = await backend.create_named(name, body, lambda stale: _remove(backend, stale))
+    except DockerAPIError as exc:
+        raise refused_request(exc, "config") from exc
+    try:
+        await backend.docker.start_container(sandbox_id)
+    except BaseException as exc:
+        # A sandbox that cannot start is removed: a failed RunPodSandbox leaves nothing.
+        await asyncio.shield(_remove_quietly(backend, sandbox_id))
+        if isinstance(exc, DockerAPIError):
+            raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
+        raise
+    return sandbox_id
+
+
+async def _remove_quietly(backend: Backend, sandbox_id: str) -> None:
+    try:
+        await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+    except ShimError as exc:
+        log.warning("could not remove sandbox %s that failed to start: %s", sandbox_id, exc)
 
 
 async def _docker_runtime(backend: Backend, handler: str) -> str:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from criapi.runtime.v1 import api_pb2 as cri
+from shim import hostfs
 from shim.createspec import SeccompChoice, seccomp_choice, seccomp_request
 from shim.errors import InvalidArgument
 
 MAX_PROFILE_BYTES = 1024 * 1024
+# A profile on a hung file system must not hold the call, nor the threads
+# everything else uses: reads get a pool of their own and a time limit.
+READ_TIMEOUT = 5.0
+_readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seccomp-read")
 
 
 async def resolve(
@@ -27,20 +33,27 @@ async def resolve(
     )
     if kind != "localhost":
         return seccomp_choice(kind, None)
-    text = await asyncio.to_thread(_read_profile, local_path, field)
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(READ_TIMEOUT):
+            text = await loop.run_in_executor(_readers, _read_profile, local_path, field)
+    except TimeoutError as exc:
+        raise InvalidArgument(
+            f"{field}.seccomp: profile {local_path[:256]!r} could not be read "
+            f"within {READ_TIMEOUT:g}s"
+        ) from exc
     return seccomp_choice(kind, text)
 
 
 def _read_profile(path: str, field: str) -> str:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_PROFILE_BYTES + 1)
+        raw = hostfs.read_regular_file(path, MAX_PROFILE_BYTES)
     except OSError as exc:
         raise InvalidArgument(
             f"{field}.seccomp: cannot read profile {path!r}: {exc.strerror}"
         ) from exc
-    if len(raw) > MAX_PROFILE_BYTES:
-        raise InvalidArgument(f"{field}.seccomp: profile {path!r} is larger than 1 MiB")
+    except hostfs.UnsafePath as exc:
+        raise InvalidArgument(f"{field}.seccomp: {exc}") from exc
     try:
         parsed = json.loads(raw)
     except ValueError as exc:

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from criapi.runtime.v1 import api_pb2, api_pb2_grpc
 from shim.backend import Backend
 from shim.reflection import descriptors_with_json_names
+from shim.rpc import TolerantDecoding
 from shim.services import ImageService, RuntimeService
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,11 @@ def claim_socket_path(path: str) -> None:
 
 def build_server(backend: Backend, health_servicer: health.aio.HealthServicer) -> grpc.aio.Server:
     server = grpc.aio.server(
+        interceptors=[TolerantDecoding()],
         options=[
             ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
             ("grpc.max_send_message_length", MAX_SEND_BYTES),
-        ]
+        ],
     )
     api_pb2_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(backend), server)
     api_pb2_grpc.add_ImageServiceServicer_to_server(ImageService(backend), server)

@@ -6,49 +6,82 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from shim.convert import docker_time_ns
 from shim.criolog import LogLine
+from shim.deadline import deadline_for, rpc_deadline
 from shim.docker import LogFrame
 from shim.errors import FailedPrecondition
-from shim.logs import Copier, LogFile, _Reopen
+from shim.logs import Copier, LogFile, LogManager, _Reopen
 
 STAMP = "2026-01-01T00:00:00.{:09d}Z"
 
 
 class FakeStream:
-    """Frames are pushed by the test; None ends the stream (the container exited)."""
+    """dockerd's log of one container: the test pushes frames and ends the container.
 
-    def __init__(self) -> None:
-        self.frames: asyncio.Queue[LogFrame | None] = asyncio.Queue()
-        self.count = 0
-        # Set when the copier asks for the next frame: every earlier one is in its queue.
+    ``lost_at_end`` frames are what a follow stream misses when it ends with
+    the container (dockerd's race with output that has no newline); a
+    non-follow read returns every stored frame.
+    """
+
+    def __init__(self, lost_at_end: int = 0) -> None:
+        self.stored: list[LogFrame] = []
+        self.ended = False
+        self.lost_at_end = lost_at_end
+        self._changed = asyncio.Event()
+        # Set when a follower waits for more: every stored frame is in the copier's queue.
         self.idle = asyncio.Event()
+        self.deadlines_seen: list[float | None] = []
 
     def push(self, text: str) -> None:
-        self.count += 1
-        self.frames.put_nowait(LogFrame("stdout", STAMP.format(self.count), text.encode(), False))
+        stamp = STAMP.format(len(self.stored) + 1)
+        self.stored.append(LogFrame("stdout", stamp, text.encode(), False))
+        self._changed.set()
 
     def end(self) -> None:
-        self.frames.put_nowait(None)
+        self.ended = True
+        self._changed.set()
 
-    async def log_frames(self, container_id: str, **_: Any) -> AsyncIterator[LogFrame]:
+    async def log_frames(
+        self, container_id: str, *, since: str | None, follow: bool, **_: Any
+    ) -> AsyncIterator[LogFrame]:
+        self.deadlines_seen.append(deadline_for(None))
+        since_ns = _since_ns(since)
+        index = 0
         while True:
-            if self.frames.empty():
-                self.idle.set()
-            frame = await self.frames.get()
-            self.idle.clear()
-            if frame is None:
+            visible = len(self.stored) - (self.lost_at_end if follow and self.ended else 0)
+            if index < visible:
+                frame = self.stored[index]
+                index += 1
+                if docker_time_ns(frame.timestamp) >= since_ns:
+                    yield frame
+                continue
+            if self.ended or not follow:
                 return
-            yield frame
+            self._changed.clear()
+            self.idle.set()
+            await self._changed.wait()
+            self.idle.clear()
 
     async def drained(self) -> None:
         await self.idle.wait()
 
     async def inspect_container(self, container_id: str) -> dict[str, Any]:
-        return {"State": {"Running": False}}
+        return {"State": {"Running": not self.ended}}
+
+
+def _since_ns(since: str | None) -> int:
+    if since is None:
+        return 0
+    seconds, _, nanos = since.partition(".")
+    return int(seconds) * 1_000_000_000 + int(nanos or 0)
 
 
 def texts(path: Path) -> list[str]:
@@ -58,7 +91,7 @@ def texts(path: Path) -> list[str]:
 async def test_lines_after_a_reopen_go_to_the_new_file(tmp_path: Path) -> None:
     stream = FakeStream()
     path = tmp_path / "app" / "0.log"
-    copier = Copier(stream, "c1", str(path), tty=False, follow=True)  # type: ignore[arg-type]
+    copier = Copier(stream, "c1", LogFile(str(tmp_path), "app/0.log"), tty=False, follow=True)  # type: ignore[arg-type]
     task = asyncio.create_task(copier.run())
     stream.push("before")
     await stream.drained()
@@ -76,13 +109,98 @@ async def test_lines_after_a_reopen_go_to_the_new_file(tmp_path: Path) -> None:
 async def test_a_reopen_queued_behind_the_end_of_output_fails_instead_of_hanging(
     tmp_path: Path,
 ) -> None:
-    copier = Copier(FakeStream(), "c1", str(tmp_path / "0.log"), tty=False, follow=True)  # type: ignore[arg-type]
-    file = LogFile(copier.path)
+    file = LogFile(str(tmp_path), "0.log")
+    copier = Copier(FakeStream(), "c1", file, tty=False, follow=True)  # type: ignore[arg-type]
     file.open()
     late: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     for item in (LogLine(STAMP.format(1), "stdout", False, b"last"), None, _Reopen(late)):
         copier._queue.put_nowait(item)
-    await copier._write(file)
+    await copier._write()
     file.close()
     assert isinstance(late.exception(), FailedPrecondition)
     assert texts(tmp_path / "0.log") == ["last"]
+
+
+async def _run_to_end(copier: Copier) -> None:
+    # A bound that only a hang can reach: the verdict is "ended" or "hung".
+    async with asyncio.timeout(30):
+        await copier.run()
+
+
+async def test_output_the_follow_stream_missed_at_exit_is_copied_once(tmp_path: Path) -> None:
+    """``printf last``: dockerd's follow stream can end before its last message."""
+    stream = FakeStream(lost_at_end=1)
+    file = LogFile(str(tmp_path), "0.log")
+    copier = Copier(stream, "c1", file, tty=False, follow=True)  # type: ignore[arg-type]
+    task = asyncio.create_task(_run_to_end(copier))
+    for text in ("first", "second"):
+        stream.push(text)
+    await stream.drained()
+    stream.push("last")
+    stream.end()
+    await task
+    assert texts(tmp_path / "0.log") == ["first", "second", "last"]
+
+
+async def test_a_copier_does_not_inherit_the_deadline_of_the_rpc_that_started_it(
+    tmp_path: Path,
+) -> None:
+    stream = FakeStream()
+    manager = LogManager(stream)  # type: ignore[arg-type]
+    with rpc_deadline(0.001):
+        file = await manager.open(str(tmp_path), "app/0.log")
+        manager.follow("c1", file, tty=False)
+    stream.push("hello")
+    await stream.drained()
+    stream.end()
+    await manager.close()
+    assert stream.deadlines_seen
+    assert set(stream.deadlines_seen) == {None}
+
+
+async def test_the_log_file_exists_once_open_returns(tmp_path: Path) -> None:
+    manager = LogManager(FakeStream())  # type: ignore[arg-type]
+    file = await manager.open(str(tmp_path), "app/0.log")
+    assert (tmp_path / "app" / "0.log").is_file()
+    file.close()
+
+
+async def test_a_copier_whose_writer_fails_with_a_full_queue_ends_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shim.logs.QUEUE_LINES", 2)
+    stream = FakeStream()
+    for index in range(20):
+        stream.push(f"line {index}")
+    file = LogFile(str(tmp_path), "0.log")
+
+    def broken_write(lines: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(file, "write", broken_write)
+    copier = Copier(stream, "c1", file, tty=False, follow=True)  # type: ignore[arg-type]
+    await _run_to_end(copier)
+    assert "No space left on device" in caplog.text
+    assert not file.is_open
+
+
+async def test_forgetting_a_copier_blocked_on_a_full_queue_ends_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shim.logs.QUEUE_LINES", 2)
+    stream = FakeStream()
+    for index in range(20):
+        stream.push(f"line {index}")
+    manager = LogManager(stream)  # type: ignore[arg-type]
+    file = await manager.open(str(tmp_path), "0.log")
+    stuck = threading.Event()
+
+    def slow_write(lines: object) -> None:
+        stuck.wait(5)
+
+    monkeypatch.setattr(file, "write", slow_write)
+    manager.follow("c1", file, tty=False)
+    await asyncio.sleep(0)
+    async with asyncio.timeout(30):
+        await manager.forget("c1")
+    stuck.set()
