@@ -421,7 +421,33 @@ def test_a_restarted_kubelet_adopts_its_pods(node: KubeletNode) -> None:
 # -- exec through the kubelet ---------------------------------------------------------------
 
 
-@pytest.mark.skip(reason="needs the shim's streaming server (Exec over WebSocket): issue 11")
+def processes(node: KubeletNode, pod: str) -> list[str]:
+    """The container's processes as "<pid> <args>", but for the ps that lists them."""
+    (container,) = node.containers(pod)
+    listed = node.runtime.ExecSync(
+        cri.ExecSyncRequest(container_id=container.id, cmd=["ps", "-o", "pid,args"], timeout=30),
+        timeout=60,
+    )
+    assert listed.exit_code == 0, listed.stderr
+    rows = [" ".join(line.split()) for line in listed.stdout.decode().splitlines()[1:]]
+    return [row for row in rows if not row.split(" ", 1)[1].startswith("ps ")]
+
+
 def test_exec_through_the_kubelet_api(node: KubeletNode) -> None:
-    """POST /exec/default/<pod>-node1/main?command=...&output=1 (WebSocket, channel.k8s.io),
-    the path `kubectl exec` takes: once the shim serves Exec, this is where it is proven."""
+    """GET /exec/<namespace>/<pod>/<container>?command=... upgraded to a WebSocket on the
+    kubelet's API, the path `kubectl exec` takes: the kubelet asks the shim for a streaming
+    URL and proxies the connection there."""
+    steady_pod(node, "execed")
+    before = processes(node, "execed")
+    result = node.exec("execed", "main", ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert result.protocol == "v4.channel.k8s.io"
+    assert (result.stdout, result.stderr) == (b"out\n", b"err\n")
+    assert result.status["status"] == "Failure"
+    assert result.status["reason"] == "NonZeroExitCode"
+    assert result.status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    # The command is gone, and the container is as it was.
+    assert processes(node, "execed") == before
+    node.wait_running("execed", "main")
+    status = node.container_status("execed", "main")
+    assert status is not None
+    assert status["restartCount"] == 0

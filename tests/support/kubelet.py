@@ -12,6 +12,7 @@ mount below it, the shim's containers, the folders.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -21,12 +22,15 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import grpc
 import yaml
 
@@ -39,6 +43,11 @@ from tests.support.processes import ShimProcess, remove_instance_containers
 NODE_NAME = "node1"
 POD_LOGS = "/var/log/pods"  # the kubelet's, not configurable
 READY_TIMEOUT = 120.0  # a kubelet on a loaded 2-core machine
+EXEC_TIMEOUT = 60.0
+# The WebSocket channel protocols of Kubernetes 1.28's streaming code, newest first
+# (v5 came with 1.29): the kubelet hands the upgrade on to the runtime's streaming URL.
+EXEC_PROTOCOLS = ("v4.channel.k8s.io", "channel.k8s.io", "base64.channel.k8s.io")
+STDOUT, STDERR, ERROR = 1, 2, 3
 T = TypeVar("T")
 
 
@@ -233,6 +242,17 @@ class KubeletNode:
         )
         return self._get(url).decode()
 
+    def exec(self, pod: str, container: str, command: list[str]) -> ExecResult:
+        """The path `kubectl exec` takes: the kubelet's ``/exec`` over WebSocket."""
+        query = urllib.parse.urlencode(
+            [("command", word) for word in command] + [("output", "1"), ("error", "1")]
+        )
+        url = (
+            f"wss://127.0.0.1:{self.port}/exec/{self.namespace}/"
+            f"{pod}-{NODE_NAME}/{container}?{query}"
+        )
+        return asyncio.run(asyncio.wait_for(websocket_exec(url), EXEC_TIMEOUT))
+
     def _get(self, url: str) -> bytes:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -319,6 +339,33 @@ class KubeletNode:
             subprocess.run(["umount", "-l", target], check=False, capture_output=True, timeout=30)
         left = mounts_under(root)
         assert not left, f"still mounted: {left}"
+
+
+@dataclass
+class ExecResult:
+    protocol: str  # the subprotocol the server chose
+    stdout: bytes
+    stderr: bytes
+    status: dict[str, Any]  # the metav1.Status on the error channel
+
+
+async def websocket_exec(url: str) -> ExecResult:
+    """One remote command over the channel protocol (no stdin): everything each channel got."""
+    out = {STDOUT: bytearray(), STDERR: bytearray(), ERROR: bytearray()}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=EXEC_PROTOCOLS, ssl=False) as ws,
+    ):
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.BINARY and message.data:
+                channel, payload = message.data[0], message.data[1:]
+                if channel in out:
+                    out[channel] += payload
+            elif message.type == aiohttp.WSMsgType.ERROR:
+                raise AssertionError(f"WebSocket error: {ws.exception()}")
+        protocol = ws.protocol or ""
+    status = json.loads(bytes(out[ERROR])) if out[ERROR] else {}
+    return ExecResult(protocol, bytes(out[STDOUT]), bytes(out[STDERR]), status)
 
 
 def mounts_under(root: str) -> list[str]:
