@@ -116,11 +116,12 @@ class HijackedStream:
     async def close(self) -> None:
         await self._stream.close()
 
-    def _transport(self) -> asyncio.Transport | None:
+    def _transport(self) -> asyncio.WriteTransport | None:
         response = self._stream._resp
         connection = None if response is None else response.connection
         transport = None if connection is None else connection.transport
-        return transport if isinstance(transport, asyncio.Transport) else None
+        # uvloop's transports are not subclasses of asyncio's: check what is used.
+        return transport if hasattr(transport, "write_eof") else None
 
 
 class DockerClient:

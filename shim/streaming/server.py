@@ -83,9 +83,8 @@ class StreamingServer:
         self._runner = runner
         site = web.TCPSite(runner, options.host, options.port, ssl_context=context)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        host, port = server.sockets[0].getsockname()[:2]
+        # The bound address (port 0 picks one), whichever event loop serves it.
+        host, port = runner.addresses[0][:2]
         scheme = "https" if context else "http"
         shown = f"[{host}]" if ":" in host else host
         self._issuer.base_url = options.base_url or f"{scheme}://{shown}:{port}"
