@@ -258,6 +258,24 @@ def _length_prefixed(block: bytes, offset: int) -> tuple[bytes, int]:
     return block[start : start + length], start + length
 
 
+def encode_data(stream_id: int, data: bytes, max_payload: int, flags: int = 0) -> bytes:
+    """DATA frames carrying ``data`` in payloads of at most ``max_payload`` bytes, as one
+    buffer (one copy of the payload, one write); ``flags`` go on the last frame.
+
+    DATA frames have no header block, so this needs no compression context.
+    """
+    stream_id &= 0x7FFFFFFF
+    if len(data) <= max_payload:
+        return b"".join((_DATA.pack(stream_id, flags, _u24(len(data))), data))
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = []
+    for start in range(0, len(view), max_payload):
+        piece = view[start : start + max_payload]
+        last = start + max_payload >= len(view)
+        parts += [_DATA.pack(stream_id, flags if last else 0, _u24(len(piece))), piece]
+    return b"".join(parts)
+
+
 class FrameEncoder:
     """Serialises frames; owns the outbound header compression context."""
 
