@@ -340,20 +340,31 @@ class FrameParser:
         self._decompressor = zlib.decompressobj(zdict=DICTIONARY)
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buffer += data
+        # Whole frames are cut straight out of ``data`` (one copy of each
+        # payload); only an incomplete tail is kept in the buffer.
+        source: bytes | bytearray = data
+        if self._buffer:
+            self._buffer += data
+            source = self._buffer
         frames: list[Frame] = []
-        while len(self._buffer) >= 8:
-            length = int.from_bytes(self._buffer[5:8], "big")
-            if length > self._max:
-                raise ProtocolError(f"frame of {length} bytes (at most {self._max})")
-            if len(self._buffer) < 8 + length:
-                break
-            head = bytes(self._buffer[:8])
-            body = bytes(self._buffer[8 : 8 + length])
-            del self._buffer[: 8 + length]
-            frame = self._frame(head, body)
-            if frame is not None:
-                frames.append(frame)
+        pos, end = 0, len(source)
+        with memoryview(source) as view:
+            while end - pos >= 8:
+                length = int.from_bytes(view[pos + 5 : pos + 8], "big")
+                if length > self._max:
+                    raise ProtocolError(f"frame of {length} bytes (at most {self._max})")
+                if end - pos < 8 + length:
+                    break
+                head = bytes(view[pos : pos + 8])
+                body = bytes(view[pos + 8 : pos + 8 + length])
+                pos += 8 + length
+                frame = self._frame(head, body)
+                if frame is not None:
+                    frames.append(frame)
+        if source is self._buffer:
+            del self._buffer[:pos]
+        else:
+            self._buffer += data[pos:]
         return frames
 
     def _frame(self, head: bytes, body: bytes) -> Frame | None:
