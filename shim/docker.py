@@ -18,6 +18,7 @@ import asyncio
 import json
 import re
 import struct
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,11 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 from aiodocker.execs import Exec
-from aiodocker.stream import Message, Stream
+from aiodocker.stream import Stream
 
 from shim.deadline import deadline_for
 from shim.errors import DOCKER_UNREACHABLE, DeadlineExceeded, DockerAPIError
+from shim.stdcopy import STDOUT, Demuxer
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -44,6 +46,12 @@ EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 64 * 1024
 
 # Output already buffered from dockerd is sent on as one frame of up to this size.
 HIJACK_BATCH = 256 * 1024
+# Output read from dockerd but not yet sent on; beyond it the socket is paused.
+HIJACK_BUFFER = 1024 * 1024
+# Coalescing of flowing output (see _OutputQueue.read).
+HIJACK_COALESCE = 64 * 1024
+HIJACK_LINGER = 0.001
+HIJACK_FLOWING = 0.005
 
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
 # What dockerd can resolve as a container id, id prefix or name. Anything else
@@ -70,6 +78,100 @@ class ExecOutput:
     dropped: int = 0  # bytes past the limit, not kept
 
 
+class _OutputQueue:
+    """Payload parser installed on a hijacked connection: demultiplexed output, bounded.
+
+    Replaces aiodocker's parser, which copies every frame and pauses the
+    socket at 128 KiB: slices here are views into what was received, and
+    the socket pauses once ``limit`` bytes wait unread.
+    """
+
+    def __init__(self, protocol: Any, tty: bool, limit: int) -> None:
+        self._protocol = protocol
+        self._demuxer = Demuxer(tty)
+        self._limit = limit
+        self._chunks: deque[tuple[int, bytes | memoryview]] = deque()
+        self._size = 0
+        self._eof = False
+        self._exception: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._last_read = float("-inf")
+
+    def push(self, stream: int, data: bytes) -> None:
+        """Output the previous parser had already decoded."""
+        self._chunks.append((stream, data))
+        self._size += len(data)
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        for chunk in self._demuxer.feed(data):
+            self._chunks.append(chunk)
+            self._size += len(chunk[1])
+        if self._size > self._limit and not self._protocol._reading_paused:
+            self._protocol.pause_reading()
+        self._wake()
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def set_exception(self, exc: BaseException, exc_cause: object = None) -> None:
+        self._exception = exc
+        self._eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _linger(self) -> None:
+        # The socket is paused meanwhile, so what dockerd sends gathers in the
+        # kernel and arrives in one large read instead of one per frame.
+        pause = not self._protocol._reading_paused
+        if pause:
+            self._protocol.pause_reading()
+        try:
+            await asyncio.sleep(HIJACK_LINGER)
+        finally:
+            if pause and self._size <= self._limit and self._protocol._reading_paused:
+                self._protocol.resume_reading()
+
+    async def read(self, batch: int) -> tuple[int, bytes] | None:
+        """The next output, joined with what follows of the same stream up to ``batch`` bytes.
+
+        While output flows without a pause (the last read was under
+        ``HIJACK_FLOWING`` ago), a small batch first waits ``HIJACK_LINGER``:
+        dockerd sends a frame per write of the process (often 4-32 KiB), and
+        each frame handled alone costs a read, a write and a wake-up of the
+        client. Output after a pause (a shell's echo) goes on at once.
+        """
+        loop = asyncio.get_running_loop()
+        while not self._chunks and not self._eof:
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        flowing = loop.time() - self._last_read < HIJACK_FLOWING
+        if flowing and self._size < HIJACK_COALESCE and not self._eof:
+            await self._linger()
+        self._last_read = loop.time()
+        if not self._chunks:
+            if self._exception is not None:
+                raise self._exception
+            return None
+        stream, first = self._chunks.popleft()
+        parts, size = [first], len(first)
+        while self._chunks and size < batch and self._chunks[0][0] == stream:
+            chunk = self._chunks.popleft()[1]
+            parts.append(chunk)
+            size += len(chunk)
+        self._size -= size
+        if self._size <= self._limit and self._protocol._reading_paused:
+            self._protocol.resume_reading()
+        return stream, b"".join(parts)
+
+
 class HijackedStream:
     """An exec's or attach's upgraded connection: write stdin, read output frames.
 
@@ -81,28 +183,37 @@ class HijackedStream:
     def __init__(self, stream: Stream, tty: bool) -> None:
         self._stream = stream
         self.tty = tty
-        self._held: Message | None = None  # read ahead, of the other stream
+        self._output = self._take_over_output(tty)
+
+    def _take_over_output(self, tty: bool) -> _OutputQueue:
+        # Runs right after the upgrade, before the loop can deliver more bytes:
+        # what aiodocker's parser already holds moves over in order.
+        response = self._stream._resp
+        connection = None if response is None else response.connection
+        protocol = None if connection is None else connection.protocol
+        assert protocol is not None, "the hijacked connection is gone"
+        output = _OutputQueue(protocol, tty, HIJACK_BUFFER)
+        queue = self._stream._queue
+        if queue is not None:
+            for message, _ in queue._buffer:
+                output.push(STDOUT if tty else message.stream, message.data)
+            queue._buffer.clear()
+            if queue.is_eof():
+                output.feed_eof()
+        previous = protocol._payload_parser
+        protocol.set_parser(output, None)
+        leftover = getattr(previous, "_buf", b"")
+        if leftover:
+            output.feed_data(bytes(leftover))
+        if protocol._reading_paused:
+            protocol.resume_reading()
+        return output
 
     async def read(self) -> tuple[int, bytes] | None:
         """The next output, with what else of the same stream is already buffered
         (up to ``HIJACK_BATCH`` bytes): fewer, larger frames for the client."""
         with _translated("read exec output"):
-            message, self._held = self._held or await self._stream.read_out(), None
-            if message is None:
-                return None
-            stream_id = 1 if self.tty else message.stream
-            chunks, size = [message.data], len(message.data)
-            queue = self._stream._queue
-            while queue is not None and len(queue) and size < HIJACK_BATCH:
-                following = await self._stream.read_out()  # buffered: returns at once
-                if following is None:
-                    break
-                if (1 if self.tty else following.stream) != stream_id:
-                    self._held = following
-                    break
-                chunks.append(following.data)
-                size += len(following.data)
-        return stream_id, b"".join(chunks)
+            return await self._output.read(HIJACK_BATCH)
 
     async def write(self, data: bytes) -> None:
         with _translated("write exec input"):

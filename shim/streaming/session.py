@@ -70,9 +70,8 @@ class SpdyStream:
     async def write(self, data: bytes) -> None:
         if self.local_closed or self.was_reset:
             raise ConnectionResetError(f"stream {self.id} is closed")
-        view = memoryview(data)
-        for start in range(0, len(view), MAX_DATA_CHUNK):
-            await self.session.send(spdy.Data(self.id, bytes(view[start : start + MAX_DATA_CHUNK])))
+        if data:
+            await self.session.send_data(self.id, data)
 
     async def close(self) -> None:
         """Half-close: the client reads EOF after what was written."""
@@ -129,6 +128,13 @@ class SpdySession:
         # Encoding and the write happen without a suspension point in between,
         # so frames (and the header compression context) never interleave.
         self._conn.write(self._encoder.encode(frame))
+        await self._conn.drain()
+
+    async def send_data(self, stream_id: int, data: bytes) -> None:
+        """DATA frames straight to the connection: the output path's hot loop."""
+        if self.closed:
+            raise ConnectionResetError("SPDY session closed")
+        self._conn.write(spdy.encode_data(stream_id, data, MAX_DATA_CHUNK))
         await self._conn.drain()
 
     async def run(self) -> None:

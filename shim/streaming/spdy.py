@@ -258,6 +258,24 @@ def _length_prefixed(block: bytes, offset: int) -> tuple[bytes, int]:
     return block[start : start + length], start + length
 
 
+def encode_data(stream_id: int, data: bytes, max_payload: int, flags: int = 0) -> bytes:
+    """DATA frames carrying ``data`` in payloads of at most ``max_payload`` bytes, as one
+    buffer (one copy of the payload, one write); ``flags`` go on the last frame.
+
+    DATA frames have no header block, so this needs no compression context.
+    """
+    stream_id &= 0x7FFFFFFF
+    if len(data) <= max_payload:
+        return b"".join((_DATA.pack(stream_id, flags, _u24(len(data))), data))
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = []
+    for start in range(0, len(view), max_payload):
+        piece = view[start : start + max_payload]
+        last = start + max_payload >= len(view)
+        parts += [_DATA.pack(stream_id, flags if last else 0, _u24(len(piece))), piece]
+    return b"".join(parts)
+
+
 class FrameEncoder:
     """Serialises frames; owns the outbound header compression context."""
 
@@ -322,20 +340,31 @@ class FrameParser:
         self._decompressor = zlib.decompressobj(zdict=DICTIONARY)
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buffer += data
+        # Whole frames are cut straight out of ``data`` (one copy of each
+        # payload); only an incomplete tail is kept in the buffer.
+        source: bytes | bytearray = data
+        if self._buffer:
+            self._buffer += data
+            source = self._buffer
         frames: list[Frame] = []
-        while len(self._buffer) >= 8:
-            length = int.from_bytes(self._buffer[5:8], "big")
-            if length > self._max:
-                raise ProtocolError(f"frame of {length} bytes (at most {self._max})")
-            if len(self._buffer) < 8 + length:
-                break
-            head = bytes(self._buffer[:8])
-            body = bytes(self._buffer[8 : 8 + length])
-            del self._buffer[: 8 + length]
-            frame = self._frame(head, body)
-            if frame is not None:
-                frames.append(frame)
+        pos, end = 0, len(source)
+        with memoryview(source) as view:
+            while end - pos >= 8:
+                length = int.from_bytes(view[pos + 5 : pos + 8], "big")
+                if length > self._max:
+                    raise ProtocolError(f"frame of {length} bytes (at most {self._max})")
+                if end - pos < 8 + length:
+                    break
+                head = bytes(view[pos : pos + 8])
+                body = bytes(view[pos + 8 : pos + 8 + length])
+                pos += 8 + length
+                frame = self._frame(head, body)
+                if frame is not None:
+                    frames.append(frame)
+        if source is self._buffer:
+            del self._buffer[:pos]
+        else:
+            self._buffer += data[pos:]
         return frames
 
     def _frame(self, head: bytes, body: bytes) -> Frame | None:

@@ -126,3 +126,17 @@ def test_unknown_control_frames_are_skipped():
     unknown = bytes.fromhex("8003000a00000002abcd")
     ping = spdy.FrameEncoder().encode(spdy.Ping(1))
     assert spdy.FrameParser().feed(unknown + ping) == [spdy.Ping(1)]
+
+
+def test_encode_data_splits_into_bounded_frames_with_fin_on_the_last():
+    payload = bytes(range(256)) * 10  # 2560 bytes
+    wire = spdy.encode_data(5, payload, 1000, spdy.FLAG_FIN)
+    frames = spdy.FrameParser().feed(wire)
+    assert [len(f.data) for f in frames] == [1000, 1000, 560]
+    assert [f.flags for f in frames] == [0, 0, spdy.FLAG_FIN]
+    assert all(f.stream_id == 5 for f in frames)
+    assert b"".join(f.data for f in frames) == payload
+
+
+def test_encode_data_of_one_frame_matches_the_encoder():
+    assert spdy.encode_data(3, b"abc", 1000) == spdy.FrameEncoder().encode(spdy.Data(3, b"abc"))
