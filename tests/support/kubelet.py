@@ -353,7 +353,7 @@ async def websocket_exec(url: str) -> ExecResult:
     """One remote command over the channel protocol (no stdin): everything each channel got."""
     out = {STDOUT: bytearray(), STDERR: bytearray(), ERROR: bytearray()}
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
         session.ws_connect(url, protocols=EXEC_PROTOCOLS, ssl=False) as ws,
     ):
         async for message in ws:
@@ -364,6 +364,9 @@ async def websocket_exec(url: str) -> ExecResult:
             elif message.type == aiohttp.WSMsgType.ERROR:
                 raise AssertionError(f"WebSocket error: {ws.exception()}")
         protocol = ws.protocol or ""
+    # aiohttp closes a TLS connection's socket only after the TLS shutdown, one loop
+    # turn or so after the session: give it that, as aiohttp's docs advise.
+    await asyncio.sleep(0.25)
     status = json.loads(bytes(out[ERROR])) if out[ERROR] else {}
     return ExecResult(protocol, bytes(out[STDOUT]), bytes(out[STDERR]), status)
 
