@@ -199,6 +199,10 @@ async def container_status(
     backend: Backend, request: cri.ContainerStatusRequest
 ) -> cri.ContainerStatusResponse:
     inspect = await backend.container(request.container_id)
+    state = inspect["State"]
+    if not state.get("Running") and convert.docker_time_ns(state.get("StartedAt")):
+        # Exited: its output reaches the CRI log file before its exit is reported.
+        await backend.logs.settled(inspect["Id"])
     image_ref = await backend.image_refs.ref_of(inspect["Image"])
     info = {}
     if request.verbose:

@@ -40,6 +40,8 @@ TAIL_BYTES = 4 * 1024 * 1024
 MAX_REATTACH = 5
 QUEUE_LINES = 10_000
 CATCH_UP_CONCURRENCY = 4
+# How long ContainerStatus waits for an exited container's last output to be copied.
+EXIT_FLUSH_SECONDS = 2.0
 
 
 class LogFile:
@@ -377,6 +379,17 @@ class LogManager:
         )
         self._copiers[container_id] = copier
         self._tasks[container_id] = task
+
+    async def settled(self, container_id: str, within: float = EXIT_FLUSH_SECONDS) -> None:
+        """Wait, at most ``within`` seconds, until an exited container's copier is done.
+
+        An exit is reported only once the output is in the CRI file, as containerd
+        waits for a task's I/O before it publishes the exit: a client that reads the
+        log when it sees EXITED finds every line. The copier is never cancelled here.
+        """
+        task = self._tasks.get(container_id)
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=within)
 
     async def reopen(self, container_id: str) -> None:
         task = self._tasks.get(container_id)

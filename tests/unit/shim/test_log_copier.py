@@ -204,3 +204,31 @@ async def test_forgetting_a_copier_blocked_on_a_full_queue_ends_it(
     async with asyncio.timeout(30):
         await manager.forget("c1")
     stuck.set()
+
+
+async def test_an_exit_is_settled_once_its_last_output_is_in_the_file(tmp_path: Path) -> None:
+    stream = FakeStream()
+    manager = LogManager(stream)  # type: ignore[arg-type]
+    manager.follow("c1", await manager.open(str(tmp_path), "0.log"), tty=False)
+    stream.push("first")
+    await stream.drained()
+    stream.push("last")
+    stream.end()
+    await manager.settled("c1", within=30)
+    assert texts(tmp_path / "0.log") == ["first", "last"]
+    await manager.close()
+
+
+async def test_settling_gives_up_after_its_bound_and_leaves_the_copier_running(
+    tmp_path: Path,
+) -> None:
+    stream = FakeStream()
+    manager = LogManager(stream)  # type: ignore[arg-type]
+    manager.follow("c1", await manager.open(str(tmp_path), "0.log"), tty=False)
+    await manager.settled("c1", within=0.01)  # the container still runs: nothing to wait for
+    stream.push("later")
+    await stream.drained()
+    stream.end()
+    await manager.settled("c1", within=30)
+    assert texts(tmp_path / "0.log") == ["later"]
+    await manager.close()
