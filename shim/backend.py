@@ -19,6 +19,7 @@ from shim.enginestate import EngineMonitor
 from shim.errors import AlreadyExists, DockerAPIError, InvalidArgument, NotFound
 from shim.eventhub import ContainerEventHub
 from shim.imagecache import ImageRefs
+from shim.listings import SharedListings
 from shim.logs import LogManager
 from shim.oomscore import OomScorePolicy
 from shim.privileged import PrivilegePolicy
@@ -64,9 +65,12 @@ class Backend:
     # Sandboxes this process started and has not seen stop: id -> the part of their
     # inspect document CreateContainer reads (labels, cgroup parent, running).
     _ready_sandboxes: dict[str, JSON] = field(init=False, default_factory=dict)
+    # Concurrent identical listings share one Docker call.
+    _listings: SharedListings = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = EngineMonitor(self.docker, self.config.pod_network)
+        self._listings = SharedListings(self.docker.list_containers)
 
     def remember(self, object_id: str, kind: str) -> None:
         if len(self._owned) >= OWNED_IDS_LIMIT:
@@ -177,9 +181,7 @@ class Backend:
     async def list_owned(self, filters: dict[str, list[str]]) -> list[JSON]:
         """List containers matching ``filters`` among this shim instance's objects."""
         scope = labels.scope_filters(self.config.instance)
-        return await self.docker.list_containers(
-            {**filters, "label": [*filters.get("label", []), *scope]}
-        )
+        return await self._listings.run({**filters, "label": [*filters.get("label", []), *scope]})
 
     async def create_named(
         self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
