@@ -200,6 +200,9 @@ class FakeContainers:
             }
         }
 
+    async def list_containers(self, filters: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+        return list(self.objects.values())
+
     async def inspect_container(self, object_id: str) -> dict[str, Any]:
         self.inspected.append(object_id)
         for full, inspect in self.objects.items():
