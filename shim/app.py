@@ -77,6 +77,7 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             asyncio.create_task(docker_events.run(), name="docker-events"),
             asyncio.create_task(event_hub.run(), name="container-events"),
         ):
+            task.add_done_callback(log_if_crashed)
             stack.push_async_callback(_cancel, task)
         backend = Backend(
             docker=docker,
