@@ -538,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error_lines(exc: Exception, args: argparse.Namespace) -> list[str] | None:
     """The user-facing message of an expected failure; None for a bug."""
     match exc:
-        case CommandError() | streamcommands.StreamCommandError():
+        case CommandError():
             return str(exc).splitlines()
         case RuntimeCallError() if exc.unreachable:
             return [_unreachable(args.runtime_endpoint, exc)]

@@ -19,13 +19,10 @@ import sys
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite import podinfo, streamclient
-from kubeletlite.cri import RuntimeClient
+from kubeletlite import cliflags, podinfo, streamclient
+from kubeletlite.commands.common import CommandError, not_found, pick_container, runtime_client
+from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import StateStore
-
-
-class StreamCommandError(Exception):
-    """A user-facing failure of these commands; printed as ``error: ...``."""
 
 
 def register(commands: Any, namespace: Any) -> None:
@@ -65,46 +62,39 @@ def _flags_before_dashes(args: argparse.Namespace) -> list[str]:
     cut = rest.index("--")
     late = argparse.ArgumentParser(prog="kubeletlite exec", add_help=False)
     _stdio_flags(late)
-    late.add_argument("-n", "--namespace")
-    try:
-        parsed = late.parse_args(rest[:cut])
-    except SystemExit:
-        raise StreamCommandError(f"unknown flags before --: {' '.join(rest[:cut])}") from None
+    cliflags.add_global(late, None)  # only the flags given there appear in the result
+    parsed, unknown = late.parse_known_args(rest[:cut])
+    if unknown:
+        raise CommandError(f"unknown flags before --: {' '.join(unknown)}")
     for name, value in vars(parsed).items():
         if value not in (None, False):
             setattr(args, name, value)
+    cliflags.finish(args)
     return rest[cut + 1 :]
 
 
-async def _target(runtime: RuntimeClient, args: argparse.Namespace) -> podinfo.PodInfo:
-    pod = await podinfo.find_pod(runtime, StateStore(args.state_dir), args.namespace, args.pod)
-    if pod is None or not pod.sandbox_id or pod.phase not in ("Running", "Pending"):
-        raise StreamCommandError(f'pods "{args.pod}" not found in namespace "{args.namespace}"')
+async def _target(runtime: RuntimeAPI, args: argparse.Namespace) -> podinfo.PodInfo:
+    store = StateStore(args.state_dir)
+    pod = await podinfo.find_pod(runtime, store, args.namespace, args.pod)
+    if pod is None:
+        raise CommandError(await not_found(store, "pods", args.pod, args.namespace, runtime))
+    if not pod.sandbox_id or pod.phase not in ("Running", "Pending"):
+        raise CommandError(f"cannot use a completed pod; current phase is {pod.phase}")
     return pod
 
 
 def _container_id(pod: podinfo.PodInfo, name: str | None) -> str:
-    names = [c.name for c in pod.containers]
-    if name is None and len(names) == 1:
-        chosen = pod.containers[0]
-    else:
-        matches = [c for c in pod.containers if c.name == name]
-        if not matches:
-            raise StreamCommandError(
-                f"container {name} is not valid for pod {pod.name}; "
-                f"choose one of: [{' '.join(names)}]"
-            )
-        chosen = matches[0]
+    chosen = pick_container(pod, name)
     if chosen.state != "running" or not chosen.container_id:
-        raise StreamCommandError(f"container {chosen.name} is not running")
+        raise CommandError(f"container {chosen.name} is not running")
     return chosen.container_id
 
 
 async def cmd_exec(args: argparse.Namespace) -> int:
     command = _flags_before_dashes(args)
     if not command:
-        raise StreamCommandError("you must specify at least one command for the container")
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
+        raise CommandError("you must specify at least one command for the container")
+    async with runtime_client(args) as runtime:
         container_id = _container_id(await _target(runtime, args), args.container)
         url = await runtime.stream_url(
             cri.ExecRequest(
@@ -120,7 +110,7 @@ async def cmd_exec(args: argparse.Namespace) -> int:
 
 
 async def cmd_attach(args: argparse.Namespace) -> int:
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
+    async with runtime_client(args) as runtime:
         container_id = _container_id(await _target(runtime, args), args.container)
         url = await runtime.stream_url(
             cri.AttachRequest(
@@ -149,7 +139,7 @@ async def _session(url: str, stdin: bool, tty: bool) -> int:
                 tty=tty,
             )
     except streamclient.StreamError as exc:
-        raise StreamCommandError(str(exc)) from exc
+        raise CommandError(str(exc)) from exc
 
 
 def parse_ports(specs: list[str]) -> list[tuple[int, int]]:
@@ -161,16 +151,16 @@ def parse_ports(specs: list[str]) -> list[tuple[int, int]]:
             local_port = int(local) if local else 0
             remote_port = int(remote)
         except ValueError:
-            raise StreamCommandError(f"invalid port specification {spec!r}") from None
+            raise CommandError(f"invalid port specification {spec!r}") from None
         if not 0 <= local_port <= 0xFFFF or not 0 < remote_port <= 0xFFFF:
-            raise StreamCommandError(f"invalid port specification {spec!r}")
+            raise CommandError(f"invalid port specification {spec!r}")
         pairs.append((local_port, remote_port))
     return pairs
 
 
 async def cmd_port_forward(args: argparse.Namespace) -> int:
     pairs = parse_ports(args.ports)
-    async with RuntimeClient(args.runtime_endpoint) as runtime:
+    async with runtime_client(args) as runtime:
         pod = await _target(runtime, args)
         sandbox_id = pod.sandbox_id
         stop = asyncio.Event()
@@ -202,7 +192,7 @@ async def cmd_port_forward(args: argparse.Namespace) -> int:
                         )
                     )
         except* OSError as group:
-            raise StreamCommandError(f"unable to listen: {group.exceptions[0]}") from None
+            raise CommandError(f"unable to listen: {group.exceptions[0]}") from None
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
