@@ -10,6 +10,7 @@ are resolved by the caller and passed in.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,9 @@ CPU_PERIOD_RANGE = (1000, 1_000_000)
 MIN_CPU_QUOTA = 1000
 
 _PROTOCOLS = {cri.TCP: "tcp", cri.UDP: "udp", cri.SCTP: "sctp"}
+# Kubernetes' sysctl name rule (validation.IsValidSysctlName): segments of lowercase
+# letters, digits, '-' and '_', separated by '.' or '/'; so never '..' or a leading '/'.
+_SYSCTL_NAME = re.compile(r"([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?")
 _PROPAGATION = {
     cri.PROPAGATION_PRIVATE: "rprivate",
     cri.PROPAGATION_HOST_TO_CONTAINER: "rslave",
@@ -129,6 +133,12 @@ def validate_sandbox_config(config: cri.PodSandboxConfig) -> None:
         limits.PATH_BYTES,
         limits.METADATA_TOTAL_BYTES,
     )
+    for name in linux.sysctls:
+        if not _SYSCTL_NAME.fullmatch(name):
+            raise InvalidArgument(
+                f"config.linux.sysctls[{name!r}]: not a sysctl name "
+                "(dot- or slash-separated lowercase words, as Kubernetes validates them)"
+            )
     _check_security(linux.security_context, "config.linux.security_context")
 
 

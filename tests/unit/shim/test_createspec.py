@@ -185,6 +185,14 @@ def int64(value):
             sandbox_config(linux=sandbox_security(seccomp_profile_path="localhost/")),
             "config.linux.security_context.seccomp_profile_path:",
         ),
+        (
+            sandbox_config(linux=pb.LinuxPodSandboxConfig(sysctls={"kernel.panic/../x": "1"})),
+            "config.linux.sysctls['kernel.panic/../x']: not a sysctl name",
+        ),
+        (
+            sandbox_config(linux=pb.LinuxPodSandboxConfig(sysctls={"/proc/sys/kernel/x": "1"})),
+            "config.linux.sysctls['/proc/sys/kernel/x']: not a sysctl name",
+        ),
     ],
 )
 def test_invalid_sandbox_config_names_the_field(config, prefix):
@@ -217,6 +225,11 @@ def test_invalid_sandbox_config_names_the_field(config, prefix):
         sandbox_config(linux=sandbox_security(seccomp_profile_path="docker/default")),
         sandbox_config(linux=sandbox_security(seccomp_profile_path="unconfined")),
         sandbox_config(linux=sandbox_security(seccomp_profile_path="localhost//p.json")),
+        sandbox_config(
+            linux=pb.LinuxPodSandboxConfig(
+                sysctls={"net.ipv4.ip_forward": "1", "net/ipv4/conf/eth0.1/forwarding": "1"}
+            )
+        ),
     ],
 )
 def test_valid_sandbox_configs_pass(config):
