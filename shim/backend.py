@@ -199,10 +199,8 @@ class Backend:
         earlier attempt: ``remove_stale`` removes it and the name is reused.
         A running one means the client asked twice for the same object, which
         is refused. If the name cannot be freed, a random suffix is added.
-        The body is stamped with this shim's instance label first.
+        The body carries this shim's instance label already (shim.createspec).
         """
-        if self.config.instance:
-            body["Labels"][labels.INSTANCE_KEY] = self.config.instance
         try:
             return await self.docker.create_container(name, body)
         except DockerAPIError as exc:

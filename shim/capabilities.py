@@ -13,6 +13,7 @@ AppArmor, a writable /sys.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 JSON = dict[str, Any]
@@ -67,6 +68,14 @@ ALL_DEVICES_RULE = "a *:* rwm"
 _ALL = frozenset({"ALL", "CAP_ALL"})
 
 
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """What a privileged (or add-ALL) container gets where dockerd's flag would fail."""
+
+    capabilities: tuple[str, ...]  # held by the runtime and known to dockerd by name
+    devices: tuple[str, ...]  # host device nodes; empty unless privileged
+
+
 def bounding_set(status_text: str) -> int | None:
     """The CapBnd mask of a /proc/<pid>/status text; None when absent."""
     for line in status_text.splitlines():
@@ -92,8 +101,12 @@ def held(mask: int, last_cap: int) -> list[str]:
 
 
 def wants_every_capability(host_config: JSON) -> bool:
-    adds = {str(c).upper() for c in host_config.get("CapAdd") or ()}
-    return bool(host_config.get("Privileged")) or bool(adds & _ALL)
+    return wants_every(bool(host_config.get("Privileged")), host_config.get("CapAdd") or ())
+
+
+def wants_every(privileged: bool, cap_add: Sequence[object]) -> bool:
+    """Whether a container asks for every capability: privileged, or adding ALL."""
+    return privileged or any(str(c).upper() in _ALL for c in cap_add)
 
 
 def rewrite(host_config: JSON, capabilities: Sequence[str], devices: Sequence[str]) -> None:

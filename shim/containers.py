@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import convert, createspec, dockerfilters, labels, logs, naming, records, seccomp
-from shim.backend import JSON, Backend, ignore_not_found
+from shim import convert, createspec, dockerfilters, labels, logs, naming, resolve, validate
+from shim.backend import Backend, ignore_not_found
 from shim.deadline import finish_even_if_abandoned
 from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument, refused_request
 
@@ -21,33 +20,10 @@ async def create_container(
     if not request.HasField("config"):
         raise InvalidArgument("config: required")
     config = request.config
-    createspec.validate_container_config(config)
-    # A sandbox this process started needs no inspect (cri-dockerd inspects none at all).
-    sandbox_inspect = backend.ready_sandbox(request.pod_sandbox_id) or await backend.sandbox(
-        request.pod_sandbox_id
-    )
-    if not sandbox_inspect["State"].get("Running"):
-        raise FailedPrecondition(f"pod sandbox {sandbox_inspect['Id']} is not ready")
-    sandbox = _sandbox_view(sandbox_inspect, request.sandbox_config)
-    security = config.linux.security_context
-    choice = await seccomp.resolve(security)
-    oom_score = await backend.oom.effective(
-        config.linux.resources.oom_score_adj, backend.config.pod_infra_image
-    )
-    log_path = _log_path(sandbox.log_directory, config.log_path)
-    record = createspec.container_record(
-        config, convert.now_ns(), sandbox.log_directory if log_path else ""
-    )
-    body = createspec.container_body(
-        config,
-        sandbox=sandbox,
-        record=record,
-        log_path=log_path,
-        seccomp=choice,
-        oom_score_adj=oom_score,
-    )
-    await backend.privileges.apply(body["HostConfig"], backend.config.pod_infra_image)
-    meta = sandbox.metadata
+    validate.container_config(config)
+    resolved = await resolve.container(backend, request)
+    body = createspec.container_body(config, resolved)
+    meta = resolved.sandbox.metadata
     name = naming.container_name(
         config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid
     )
@@ -66,30 +42,11 @@ async def create_container(
         name,
         extra={
             "container": container_id,
-            "sandbox": sandbox.id,
+            "sandbox": resolved.sandbox.id,
             "pod": f"{meta.namespace}/{meta.name}",
         },
     )
     return cri.CreateContainerResponse(container_id=container_id)
-
-
-def _sandbox_view(inspect: JSON, given: cri.PodSandboxConfig) -> createspec.SandboxView:
-    """The sandbox as recorded at its creation; the request's copy only fills gaps."""
-    record = records.sandbox(inspect["Config"].get("Labels"))
-    return createspec.SandboxView(
-        id=inspect["Id"],
-        metadata=record.metadata,
-        namespace_options=record.namespace_options.as_mapping(),
-        cgroup_parent=inspect["HostConfig"].get("CgroupParent") or "",
-        log_directory=record.log_directory or given.log_directory,
-    )
-
-
-def _log_path(directory: str, relative: str) -> str:
-    """Where the CRI log goes; empty (no file) unless both parts are given."""
-    if not directory or not relative:
-        return ""
-    return os.path.join(directory, relative)
 
 
 async def start_container(
@@ -226,7 +183,7 @@ async def update_container_resources(
 ) -> cri.UpdateContainerResourcesResponse:
     if not request.HasField("linux"):
         raise InvalidArgument("linux: required (Windows resources are not supported)")
-    createspec.validate_resources(request.linux, "linux")
+    validate.container_resources(request.linux, "linux")
     inspect = await backend.container(request.container_id)
     try:
         await backend.docker.update_container(inspect["Id"], createspec.update_body(request.linux))

@@ -1,36 +1,26 @@
-"""Pure translation of CRI sandbox and container configs into Docker create bodies.
+"""Pure translation of validated CRI configs into Docker create bodies, in one pass.
 
-Validation lives here too: everything a client can get wrong is checked
-before any Docker call, and reported as InvalidArgument naming the field, so
-a bad request changes nothing. Values that need I/O to resolve (a localhost
-seccomp profile's content, whether the kernel accepts a negative OOM score)
-are resolved by the caller and passed in.
+A CreateContainer or RunPodSandbox goes through three steps: validation
+(:mod:`shim.validate`, pure), resolution of everything that needs I/O, once
+(:mod:`shim.resolve`: the sandbox, a seccomp profile's text, what the host
+allows), then this module: CRI config + resolved inputs -> the complete
+``POST /containers/create`` body. Nothing patches a body afterwards.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import hostfs, labels, limits, naming, records
-from shim.errors import InvalidArgument
+from shim import capabilities, labels, records
+from shim.seccomp import SeccompChoice
 
 JSON = dict[str, Any]
 
-OOM_SCORE_MIN, OOM_SCORE_MAX = -1000, 1000
-# Lower bounds dockerd enforces; checked here so the error names the CRI field.
-MIN_MEMORY_BYTES = 6 * 1024 * 1024
-CPU_PERIOD_RANGE = (1000, 1_000_000)
-MIN_CPU_QUOTA = 1000
-
 _PROTOCOLS = {cri.TCP: "tcp", cri.UDP: "udp", cri.SCTP: "sctp"}
-# Kubernetes' sysctl name rule (validation.IsValidSysctlName): segments of lowercase
-# letters, digits, '-' and '_', separated by '.' or '/'; so never '..' or a leading '/'.
-_SYSCTL_NAME = re.compile(r"([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?")
 _PROPAGATION = {
     cri.PROPAGATION_PRIVATE: "rprivate",
     cri.PROPAGATION_HOST_TO_CONTAINER: "rslave",
@@ -44,334 +34,42 @@ _NO_RESTART = {"Name": "no"}
 _LOG_CONFIG = {"Type": "json-file", "Config": {}}
 
 
-@dataclass(frozen=True, slots=True)
-class SeccompChoice:
-    """A resolved seccomp request: None = Docker's default profile."""
-
-    security_opt: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxSettings:
-    """Host-wide choices the sandbox body depends on."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedSandbox:
+    """Everything a sandbox body needs beyond its CRI config, resolved once."""
 
     infra_image: str
     pod_network: str
-    oom_score_adj: int
+    oom_score_adj: int  # the effective score: what the host allows of the configured one
     seccomp: SeccompChoice
+    runtime_handler: str  # the CRI name, recorded
+    docker_runtime: str  # dockerd's runtime for it; "" = dockerd's default
+    created_at: int
+    instance: str  # the shim's --instance label value; "" when unscoped
+    privileges: capabilities.Replacement | None  # where dockerd's privileged mode is emulated
 
 
-# -- validation -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SandboxView:
+    """What a container needs to know about its sandbox."""
+
+    id: str
+    metadata: cri.PodSandboxMetadata
+    namespace_options: Mapping[str, Any]
+    cgroup_parent: str
+    log_directory: str
 
 
-def validate_sandbox_metadata(meta: cri.PodSandboxMetadata, field: str) -> None:
-    for part in ("name", "namespace", "uid"):
-        _check_name(getattr(meta, part), f"{field}.{part}")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedContainer:
+    """Everything a container body needs beyond its CRI config, resolved once."""
 
-
-def validate_container_metadata(meta: cri.ContainerMetadata, field: str) -> None:
-    _check_name(meta.name, f"{field}.name")
-
-
-def _check_name(value: str, field: str) -> None:
-    limits.text(value, field, limits.NAME_BYTES)
-    problem = naming.invalid_component(value)
-    if problem:
-        raise InvalidArgument(f"{field}: {problem}")
-
-
-def _check_metadata_maps(
-    cri_labels: Mapping[str, str], annotations: Mapping[str, str], field: str
-) -> None:
-    total = limits.METADATA_TOTAL_BYTES
-    limits.mapping(
-        cri_labels, f"{field}.labels", limits.LABEL_KEY_BYTES, limits.LABEL_VALUE_BYTES, total
-    )
-    limits.mapping(annotations, f"{field}.annotations", total, total, total)
-
-
-def validate_sandbox_config(config: cri.PodSandboxConfig) -> None:
-    if not config.HasField("metadata"):
-        raise InvalidArgument("config.metadata: required")
-    validate_sandbox_metadata(config.metadata, "config.metadata")
-    limits.text(config.hostname, "config.hostname", limits.HOSTNAME_BYTES)
-    if config.log_directory:
-        problem = hostfs.absolute_path_problem(config.log_directory)
-        if problem:
-            raise InvalidArgument(f"config.log_directory: {problem}")
-    _check_metadata_maps(config.labels, config.annotations, "config")
-    dns = config.dns_config
-    limits.items(dns.servers, "config.dns_config.servers", limits.DNS_SERVERS)
-    limits.strings(
-        dns.searches,
-        "config.dns_config.searches",
-        limits.NAME_BYTES,
-        limits.DNS_SEARCH_TOTAL_BYTES,
-        limits.DNS_SEARCHES,
-    )
-    limits.strings(dns.options, "config.dns_config.options", limits.SHORT_BYTES, limits.PATH_BYTES)
-    limits.items(config.port_mappings, "config.port_mappings")
-    for index, port in enumerate(config.port_mappings):
-        field = f"config.port_mappings[{index}]"
-        if port.protocol not in _PROTOCOLS:
-            raise InvalidArgument(f"{field}.protocol: unknown value {port.protocol}")
-        if not 1 <= port.container_port <= 65535:
-            raise InvalidArgument(f"{field}.container_port: must be between 1 and 65535")
-        if not 0 <= port.host_port <= 65535:
-            raise InvalidArgument(f"{field}.host_port: must be between 0 and 65535")
-        if port.host_ip:
-            _check_ip(port.host_ip, f"{field}.host_ip")
-    for index, server in enumerate(config.dns_config.servers):
-        _check_ip(server, f"config.dns_config.servers[{index}]")
-    linux = config.linux
-    _check_cgroup_parent(linux.cgroup_parent, "config.linux.cgroup_parent")
-    limits.items(linux.sysctls, "config.linux.sysctls")
-    limits.mapping(
-        linux.sysctls,
-        "config.linux.sysctls",
-        limits.SHORT_BYTES,
-        limits.PATH_BYTES,
-        limits.METADATA_TOTAL_BYTES,
-    )
-    for name in linux.sysctls:
-        if not _SYSCTL_NAME.fullmatch(name):
-            raise InvalidArgument(
-                f"config.linux.sysctls[{name!r}]: not a sysctl name "
-                "(dot- or slash-separated lowercase words, as Kubernetes validates them)"
-            )
-    _check_security(linux.security_context, "config.linux.security_context")
-
-
-def validate_container_config(config: cri.ContainerConfig) -> None:
-    if not config.HasField("metadata"):
-        raise InvalidArgument("config.metadata: required")
-    validate_container_metadata(config.metadata, "config.metadata")
-    if not config.image.image:
-        raise InvalidArgument("config.image.image: required")
-    limits.text(config.image.image, "config.image.image", limits.IMAGE_REF_BYTES)
-    limits.text(
-        config.image.user_specified_image,
-        "config.image.user_specified_image",
-        limits.IMAGE_REF_BYTES,
-    )
-    limits.text(config.image.runtime_handler, "config.image.runtime_handler", limits.SHORT_BYTES)
-    limits.mapping(
-        config.image.annotations,
-        "config.image.annotations",
-        limits.METADATA_TOTAL_BYTES,
-        limits.METADATA_TOTAL_BYTES,
-        limits.METADATA_TOTAL_BYTES,
-    )
-    _check_metadata_maps(config.labels, config.annotations, "config")
-    _check_process(config)
-    for index, env in enumerate(config.envs):
-        if not env.key or "=" in env.key:
-            raise InvalidArgument(f"config.envs[{index}].key: must be non-empty without '='")
-        try:
-            env.value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidArgument(f"config.envs[{index}].value: not valid UTF-8") from exc
-    limits.items(config.mounts, "config.mounts")
-    limits.items(config.devices, "config.devices")
-    for index, mount in enumerate(config.mounts):
-        field = f"config.mounts[{index}]"
-        _check_bind_path(mount.host_path, f"{field}.host_path")
-        _check_bind_path(mount.container_path, f"{field}.container_path")
-        if mount.image.image:
-            raise InvalidArgument(f"{field}.image: image volumes are not supported")
-        if mount.propagation not in _PROPAGATION:
-            raise InvalidArgument(f"{field}.propagation: unknown value {mount.propagation}")
-    for index, device in enumerate(config.devices):
-        field = f"config.devices[{index}]"
-        _check_bind_path(device.host_path, f"{field}.host_path")
-        _check_bind_path(device.container_path, f"{field}.container_path")
-        if device.permissions and set(device.permissions) - set("rwm"):
-            raise InvalidArgument(f"{field}.permissions: must be a combination of r, w, m")
-    if config.log_path:
-        problem = hostfs.relative_path_problem(config.log_path)
-        if problem:
-            raise InvalidArgument(f"config.log_path: {problem}")
-    if config.stop_signal not in cri.Signal.values():
-        raise InvalidArgument(f"config.stop_signal: unknown value {config.stop_signal}")
-    validate_resources(config.linux.resources, "config.linux.resources")
-    security = config.linux.security_context
-    _check_security(security, "config.linux.security_context")
-    limits.text(security.run_as_username, f"{_SECURITY}.run_as_username", limits.SHORT_BYTES)
-    for kind in ("add_capabilities", "drop_capabilities", "add_ambient_capabilities"):
-        limits.strings(
-            getattr(security.capabilities, kind),
-            f"{_SECURITY}.capabilities.{kind}",
-            limits.SHORT_BYTES,
-            limits.LIST_ITEMS * limits.SHORT_BYTES,
-        )
-    for kind in ("masked_paths", "readonly_paths"):
-        limits.strings(
-            getattr(security, kind),
-            f"{_SECURITY}.{kind}",
-            limits.PATH_BYTES,
-            limits.METADATA_TOTAL_BYTES,
-        )
-    if security.run_as_username and security.HasField("run_as_user"):
-        raise InvalidArgument(
-            "config.linux.security_context: run_as_user and run_as_username are exclusive"
-        )
-    if security.HasField("run_as_group") and not (
-        security.HasField("run_as_user") or security.run_as_username
-    ):
-        raise InvalidArgument(
-            "config.linux.security_context.run_as_group: requires run_as_user or run_as_username"
-        )
-
-
-_SECURITY = "config.linux.security_context"
-
-
-def _check_process(config: cri.ContainerConfig) -> None:
-    """Arguments and environment: what execve and runc take, within the kernel's bounds."""
-    limits.strings(config.command, "config.command", limits.ARG_BYTES, limits.EXEC_TOTAL_BYTES)
-    limits.strings(config.args, "config.args", limits.ARG_BYTES, limits.EXEC_TOTAL_BYTES)
-    limits.items(config.envs, "config.envs", limits.EXEC_TOTAL_BYTES)
-    total = 0
-    for index, env in enumerate(config.envs):
-        limits.text(env.key, f"config.envs[{index}].key", limits.ARG_BYTES)
-        limits.text(env.value, f"config.envs[{index}].value", limits.ARG_BYTES)
-        total += limits.size(env.key) + limits.size(env.value) + 2
-    total += sum(limits.size(arg) + 1 for arg in (*config.command, *config.args))
-    if total > limits.EXEC_TOTAL_BYTES:
-        raise InvalidArgument(
-            f"config.command, config.args, config.envs: longer than "
-            f"{limits.EXEC_TOTAL_BYTES} bytes together ({total})"
-        )
-    limits.text(config.working_dir, "config.working_dir", limits.PATH_BYTES)
-
-
-def _check_security(
-    security: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext, field: str
-) -> None:
-    """What sandboxes and containers share: namespaces, seccomp, groups."""
-    _check_namespace_options(security.namespace_options, field.removesuffix(".security_context"))
-    _check_profile_path(security.seccomp_profile_path, f"{field}.seccomp_profile_path")
-    if security.HasField("seccomp"):
-        profile = security.seccomp
-        if profile.profile_type not in cri.SecurityProfile.ProfileType.values():
-            raise InvalidArgument(
-                f"{field}.seccomp.profile_type: unknown value {profile.profile_type}"
-            )
-        limits.text(profile.localhost_ref, f"{field}.seccomp.localhost_ref", limits.PATH_BYTES)
-    limits.items(security.supplemental_groups, f"{field}.supplemental_groups")
-
-
-def _check_cgroup_parent(value: str, field: str) -> None:
-    limits.text(value, field, limits.PATH_BYTES)
-    if ".." in value.split("/"):
-        raise InvalidArgument(f"{field}: must not contain '..'")
-
-
-def validate_resources(resources: cri.LinuxContainerResources, field: str) -> None:
-    limits.text(resources.cpuset_cpus, f"{field}.cpuset_cpus", limits.SHORT_BYTES)
-    limits.text(resources.cpuset_mems, f"{field}.cpuset_mems", limits.SHORT_BYTES)
-    if resources.cpu_shares < 0 or resources.cpu_shares == 1:
-        raise InvalidArgument(f"{field}.cpu_shares: must be 0 (unset) or at least 2")
-    low, high = CPU_PERIOD_RANGE
-    if resources.cpu_period and not low <= resources.cpu_period <= high:
-        raise InvalidArgument(f"{field}.cpu_period: must be 0 (unset) or between {low} and {high}")
-    if resources.cpu_quota and not (
-        resources.cpu_quota == -1 or resources.cpu_quota >= MIN_CPU_QUOTA
-    ):
-        raise InvalidArgument(
-            f"{field}.cpu_quota: must be 0 (unset), -1 or at least {MIN_CPU_QUOTA}"
-        )
-    if resources.memory_limit_in_bytes and resources.memory_limit_in_bytes < MIN_MEMORY_BYTES:
-        raise InvalidArgument(
-            f"{field}.memory_limit_in_bytes: must be 0 (unset) or at least {MIN_MEMORY_BYTES}"
-        )
-    swap = resources.memory_swap_limit_in_bytes
-    if swap and swap != -1 and swap < resources.memory_limit_in_bytes:
-        raise InvalidArgument(
-            f"{field}.memory_swap_limit_in_bytes: must be at least memory_limit_in_bytes"
-        )
-    if not OOM_SCORE_MIN <= resources.oom_score_adj <= OOM_SCORE_MAX:
-        raise InvalidArgument(
-            f"{field}.oom_score_adj: must be between {OOM_SCORE_MIN} and {OOM_SCORE_MAX}"
-        )
-
-
-def _check_ip(value: str, field: str) -> None:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field}: {value!r} is not an IP address") from exc
-
-
-def _check_bind_path(path: str, field: str) -> None:
-    limits.text(path, field, limits.PATH_BYTES)
-    if not path.startswith("/"):
-        raise InvalidArgument(f"{field}: must be an absolute path")
-    if ":" in path:
-        raise InvalidArgument(f"{field}: must not contain ':'")
-
-
-def _check_namespace_options(options: cri.NamespaceOption, field: str) -> None:
-    field = f"{field}.security_context.namespace_options"
-    if options.network not in (cri.POD, cri.NODE):
-        raise InvalidArgument(f"{field}.network: only POD and NODE are supported")
-    if options.ipc not in (cri.POD, cri.NODE):
-        raise InvalidArgument(f"{field}.ipc: only POD and NODE are supported")
-    if options.pid not in cri.NamespaceMode.values():
-        raise InvalidArgument(f"{field}.pid: unknown value {options.pid}")
-    limits.text(options.target_id, f"{field}.target_id", limits.ID_BYTES)
-    if options.pid == cri.TARGET and not options.target_id:
-        raise InvalidArgument(f"{field}.target_id: required when pid is TARGET")
-
-
-def _check_profile_path(path: str, field: str) -> None:
-    limits.text(path, field, limits.PATH_BYTES)
-    if path and not (
-        path in ("runtime/default", "docker/default", "unconfined")
-        or (path.startswith("localhost/") and len(path) > len("localhost/"))
-    ):
-        raise InvalidArgument(
-            f"{field}: must be runtime/default, unconfined or localhost/<path>, got {path!r}"
-        )
-
-
-# -- seccomp -----------------------------------------------------------------------
-
-
-def seccomp_request(
-    profile: cri.SecurityProfile | None, legacy_path: str, field: str
-) -> tuple[str, str]:
-    """Which seccomp profile is asked for: ("default"|"unconfined"|"localhost", local path).
-
-    The structured ``seccomp`` field wins over the deprecated path string. With
-    neither set, the CRI says the container runs unconfined.
-    """
-    if profile is not None:
-        match profile.profile_type:
-            case cri.SecurityProfile.RuntimeDefault:
-                return "default", ""
-            case cri.SecurityProfile.Unconfined:
-                return "unconfined", ""
-            case cri.SecurityProfile.Localhost:
-                if not profile.localhost_ref.startswith("/"):
-                    raise InvalidArgument(f"{field}.localhost_ref: must be an absolute path")
-                return "localhost", profile.localhost_ref
-            case _:
-                raise InvalidArgument(f"{field}.profile_type: unknown value {profile.profile_type}")
-    if legacy_path in ("runtime/default", "docker/default"):
-        return "default", ""
-    if legacy_path.startswith("localhost/"):
-        local = legacy_path.removeprefix("localhost")
-        return "localhost", local
-    return "unconfined", ""
-
-
-def seccomp_choice(kind: str, profile_json: str | None) -> SeccompChoice:
-    if kind == "default":
-        return SeccompChoice(None)
-    if kind == "unconfined":
-        return SeccompChoice("seccomp=unconfined")
-    return SeccompChoice(f"seccomp={profile_json}")
+    sandbox: SandboxView
+    seccomp: SeccompChoice
+    oom_score_adj: int  # the effective score: what the host allows of the requested one
+    created_at: int
+    instance: str
+    privileges: capabilities.Replacement | None
 
 
 # -- sandbox body ------------------------------------------------------------------
@@ -395,17 +93,16 @@ def sandbox_record(
     )
 
 
-def sandbox_body(
-    config: cri.PodSandboxConfig, record: records.SandboxRecord, settings: SandboxSettings
-) -> JSON:
+def sandbox_body(config: cri.PodSandboxConfig, resolved: ResolvedSandbox) -> JSON:
     """The ``POST /containers/create`` body of a sandbox's infra container."""
+    record = sandbox_record(config, resolved.runtime_handler, resolved.created_at)
     linux = config.linux
     security = linux.security_context
     ns = security.namespace_options
     host_network = ns.network == cri.NODE
     exposed, bindings = ({}, {}) if host_network else _port_bindings(config.port_mappings)
     host_config: JSON = {
-        "NetworkMode": "host" if host_network else settings.pod_network,
+        "NetworkMode": "host" if host_network else resolved.pod_network,
         "PidMode": "host" if ns.pid == cri.NODE else "",
         # Containers join the sandbox's IPC namespace, so it must be shareable.
         "IpcMode": "host" if ns.ipc == cri.NODE else "shareable",
@@ -415,22 +112,24 @@ def sandbox_body(
         "DnsOptions": list(config.dns_config.options),
         "CgroupParent": linux.cgroup_parent,
         "Sysctls": dict(linux.sysctls),
-        "OomScoreAdj": settings.oom_score_adj,
+        "OomScoreAdj": resolved.oom_score_adj,
         "ReadonlyRootfs": security.readonly_rootfs,
         "Privileged": security.privileged,
-        "SecurityOpt": _security_opts(settings.seccomp, no_new_privs=False),
+        "SecurityOpt": _security_opts(resolved.seccomp, no_new_privs=False),
         "GroupAdd": [str(g) for g in security.supplemental_groups],
         "RestartPolicy": _NO_RESTART,
         "LogConfig": _LOG_CONFIG,
     }
+    if resolved.docker_runtime:
+        host_config["Runtime"] = resolved.docker_runtime
+    _emulate_privileges(host_config, resolved.privileges)
+    internal = {labels.TYPE_KEY: labels.TYPE_SANDBOX, labels.RECORD_KEY: records.encode(record)}
     body: JSON = {
-        "Image": settings.infra_image,
+        "Image": resolved.infra_image,
         "Hostname": config.hostname,
         "ExposedPorts": exposed,
         "Labels": labels.encode(
-            config.labels,
-            config.annotations,
-            {labels.TYPE_KEY: labels.TYPE_SANDBOX, labels.RECORD_KEY: records.encode(record)},
+            config.labels, config.annotations, _stamped(internal, resolved.instance)
         ),
         "Healthcheck": _HEALTHCHECK_OFF,
         "HostConfig": host_config,
@@ -457,17 +156,6 @@ def _port_bindings(ports: Sequence[cri.PortMapping]) -> tuple[JSON, JSON]:
 # -- container body ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxView:
-    """What a container needs to know about its sandbox."""
-
-    id: str
-    metadata: cri.PodSandboxMetadata
-    namespace_options: Mapping[str, Any]
-    cgroup_parent: str
-    log_directory: str
-
-
 def container_record(
     config: cri.ContainerConfig, created_at: int, log_directory: str = ""
 ) -> records.ContainerRecord:
@@ -488,16 +176,13 @@ def container_record(
     )
 
 
-def container_body(
-    config: cri.ContainerConfig,
-    *,
-    sandbox: SandboxView,
-    record: records.ContainerRecord,
-    log_path: str,
-    seccomp: SeccompChoice,
-    oom_score_adj: int,
-) -> JSON:
+def container_body(config: cri.ContainerConfig, resolved: ResolvedContainer) -> JSON:
     """The ``POST /containers/create`` body of an application container."""
+    sandbox = resolved.sandbox
+    log_path = log_file(sandbox.log_directory, config.log_path)
+    record = container_record(
+        config, resolved.created_at, sandbox.log_directory if log_path else ""
+    )
     security = config.linux.security_context
     internal = {
         labels.TYPE_KEY: labels.TYPE_CONTAINER,
@@ -516,14 +201,14 @@ def container_body(
             }
             for d in config.devices
         ],
-        **_resources(config.linux.resources, oom_score_adj),
+        **_resources(config.linux.resources, resolved.oom_score_adj),
         "CgroupParent": sandbox.cgroup_parent,
         "Privileged": security.privileged,
         "ReadonlyRootfs": security.readonly_rootfs,
         "CapAdd": list(security.capabilities.add_capabilities),
         "CapDrop": list(security.capabilities.drop_capabilities),
         "GroupAdd": [str(g) for g in security.supplemental_groups],
-        "SecurityOpt": _security_opts(seccomp, no_new_privs=security.no_new_privs),
+        "SecurityOpt": _security_opts(resolved.seccomp, no_new_privs=security.no_new_privs),
         "RestartPolicy": _NO_RESTART,
         "LogConfig": _LOG_CONFIG,
     }
@@ -532,13 +217,16 @@ def container_body(
         host_config["MaskedPaths"] = list(security.masked_paths)
     if security.readonly_paths:
         host_config["ReadonlyPaths"] = list(security.readonly_paths)
+    _emulate_privileges(host_config, resolved.privileges)
     body: JSON = {
         "Image": config.image.image,
         "Entrypoint": list(config.command) or None,
         "Cmd": list(config.args) or None,
         "Env": [f"{e.key}={e.value.decode('utf-8')}" for e in config.envs],
         "WorkingDir": config.working_dir,
-        "Labels": labels.encode(config.labels, config.annotations, internal),
+        "Labels": labels.encode(
+            config.labels, config.annotations, _stamped(internal, resolved.instance)
+        ),
         "Tty": config.tty,
         "OpenStdin": config.stdin,
         "StdinOnce": config.stdin_once,
@@ -556,6 +244,24 @@ def container_body(
     if config.stop_signal != cri.RUNTIME_DEFAULT:
         body["StopSignal"] = cri.Signal.Name(config.stop_signal)
     return body
+
+
+def log_file(directory: str, relative: str) -> str:
+    """Where the CRI log goes; empty (no file) unless both parts are given."""
+    if not directory or not relative:
+        return ""
+    return os.path.join(directory, relative)
+
+
+def _stamped(internal: Mapping[str, str], instance: str) -> dict[str, str]:
+    """The shim's own labels, with its --instance where it is scoped."""
+    return {**internal, labels.INSTANCE_KEY: instance} if instance else dict(internal)
+
+
+def _emulate_privileges(host_config: JSON, replacement: capabilities.Replacement | None) -> None:
+    """Where the host cannot run dockerd's privileged mode, what stands in for it."""
+    if replacement is not None and capabilities.wants_every_capability(host_config):
+        capabilities.rewrite(host_config, replacement.capabilities, replacement.devices)
 
 
 def _namespace_modes(sandbox: SandboxView, options: cri.NamespaceOption) -> JSON:

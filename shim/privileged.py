@@ -16,10 +16,11 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Sequence
 
 from shim import capabilities
 from shim.deadline import rpc_deadline
-from shim.dockerapi import JSON, DockerAPI
+from shim.dockerapi import DockerAPI
 from shim.errors import DockerAPIError, ShimError
 
 log = logging.getLogger(__name__)
@@ -50,17 +51,20 @@ class PrivilegePolicy:
         """True where privileged is emulated; None until first needed."""
         return None if not self._decided else self._held is not None
 
-    async def apply(self, host_config: JSON, image: str) -> None:
-        """Rewrite a create body's HostConfig in place where the host needs it."""
-        if not capabilities.wants_every_capability(host_config):
-            return
+    async def replacement(
+        self, privileged: bool, cap_add: Sequence[str], image: str
+    ) -> capabilities.Replacement | None:
+        """What stands in for dockerd's privileged mode (or add-ALL); None: nothing needed.
+
+        ``image`` is any image already present locally; the first call may probe with it.
+        """
+        if not capabilities.wants_every(privileged, cap_add):
+            return None
         held = await self._capabilities(image)
         if held is None:
-            return
-        devices: list[str] = []
-        if host_config.get("Privileged"):
-            devices = await asyncio.to_thread(host_devices)
-        capabilities.rewrite(host_config, held, devices)
+            return None
+        devices = await asyncio.to_thread(host_devices) if privileged else []
+        return capabilities.Replacement(tuple(held), tuple(devices))
 
     async def _capabilities(self, image: str) -> list[str] | None:
         """None: dockerd's own privileged mode works; else the names to grant."""

@@ -7,23 +7,12 @@ import json
 import logging
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import (
-    convert,
-    createspec,
-    dockerfilters,
-    imageref,
-    images,
-    labels,
-    limits,
-    naming,
-    seccomp,
-)
+from shim import convert, createspec, dockerfilters, labels, limits, naming, resolve, validate
 from shim.backend import JSON, Backend, gather_all, ignore_not_found
 from shim.deadline import abandoned_settled, finish_even_if_abandoned
 from shim.errors import (
     DockerAPIError,
     FailedPrecondition,
-    InvalidArgument,
     ShimError,
     refused_request,
 )
@@ -41,24 +30,10 @@ async def run_pod_sandbox(
     backend: Backend, request: cri.RunPodSandboxRequest
 ) -> cri.RunPodSandboxResponse:
     config = request.config
-    createspec.validate_sandbox_config(config)
+    validate.sandbox_config(config)
     limits.text(request.runtime_handler, "runtime_handler", limits.SHORT_BYTES)
-    runtime = await _docker_runtime(backend, request.runtime_handler)
-    infra_image = await _ensure_infra_image(backend)
-    security = config.linux.security_context
-    settings = createspec.SandboxSettings(
-        infra_image=infra_image,
-        pod_network=backend.config.pod_network,
-        oom_score_adj=await backend.oom.effective(
-            backend.config.sandbox_oom_score_adj, infra_image
-        ),
-        seccomp=await seccomp.resolve(security),
-    )
-    record = createspec.sandbox_record(config, request.runtime_handler, convert.now_ns())
-    body = createspec.sandbox_body(config, record, settings)
-    if runtime:
-        body["HostConfig"]["Runtime"] = runtime
-    await backend.privileges.apply(body["HostConfig"], infra_image)
+    resolved = await resolve.sandbox(backend, config, request.runtime_handler)
+    body = createspec.sandbox_body(config, resolved)
     meta = config.metadata
     name = naming.sandbox_name(meta.name, meta.namespace, meta.uid, meta.attempt)
     # A client that gives up (deadline, kill) must not leave a running sandbox that
@@ -101,27 +76,6 @@ async def _remove_quietly(backend: Backend, sandbox_id: str) -> None:
         await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
     except ShimError as exc:
         log.warning("could not remove sandbox %s that failed to start: %s", sandbox_id, exc)
-
-
-async def _docker_runtime(backend: Backend, handler: str) -> str:
-    """The Docker runtime for a CRI runtime handler; "" is dockerd's default."""
-    if not handler:
-        return ""
-    known = (await backend.docker.info()).get("Runtimes") or {}
-    if handler not in known:
-        raise InvalidArgument(
-            f"runtime_handler: {handler!r} is not a runtime of this dockerd "
-            f"(known: {', '.join(sorted(known)) or 'none'})"
-        )
-    return handler
-
-
-async def _ensure_infra_image(backend: Backend) -> str:
-    image = backend.config.pod_infra_image
-    if not await backend.image_refs.exists(image):
-        log.info("pulling pod infra image %s", image)
-        await images.pull(backend, imageref.parse(image, "--pod-infra-image"), None)
-    return image
 
 
 async def stop_pod_sandbox(

@@ -2,7 +2,8 @@
 
 dockerd reads ``seccomp=<json>`` from the create body, not a path, so a
 ``localhost/<path>`` profile is read here, on the shim's host, as the
-kubelet's runtimes do.
+kubelet's runtimes do. A leaf: the create-body translation imports the
+:class:`SeccompChoice` made here, never the other way round.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import hostfs
-from shim.createspec import SeccompChoice, seccomp_choice, seccomp_request
 from shim.errors import InvalidArgument
 
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -21,6 +22,49 @@ MAX_PROFILE_BYTES = 1024 * 1024
 # everything else uses: reads get a pool of their own and a time limit.
 READ_TIMEOUT = 5.0
 _readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seccomp-read")
+
+
+@dataclass(frozen=True, slots=True)
+class SeccompChoice:
+    """A resolved seccomp request: None = Docker's default profile."""
+
+    security_opt: str | None
+
+
+def seccomp_request(
+    profile: cri.SecurityProfile | None, legacy_path: str, field: str
+) -> tuple[str, str]:
+    """Which seccomp profile is asked for: ("default"|"unconfined"|"localhost", local path).
+
+    The structured ``seccomp`` field wins over the deprecated path string. With
+    neither set, the CRI says the container runs unconfined.
+    """
+    if profile is not None:
+        match profile.profile_type:
+            case cri.SecurityProfile.RuntimeDefault:
+                return "default", ""
+            case cri.SecurityProfile.Unconfined:
+                return "unconfined", ""
+            case cri.SecurityProfile.Localhost:
+                if not profile.localhost_ref.startswith("/"):
+                    raise InvalidArgument(f"{field}.localhost_ref: must be an absolute path")
+                return "localhost", profile.localhost_ref
+            case _:
+                raise InvalidArgument(f"{field}.profile_type: unknown value {profile.profile_type}")
+    if legacy_path in ("runtime/default", "docker/default"):
+        return "default", ""
+    if legacy_path.startswith("localhost/"):
+        local = legacy_path.removeprefix("localhost")
+        return "localhost", local
+    return "unconfined", ""
+
+
+def seccomp_choice(kind: str, profile_json: str | None) -> SeccompChoice:
+    if kind == "default":
+        return SeccompChoice(None)
+    if kind == "unconfined":
+        return SeccompChoice("seccomp=unconfined")
+    return SeccompChoice(f"seccomp={profile_json}")
 
 
 async def resolve(
