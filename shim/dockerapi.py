@@ -7,8 +7,9 @@ this protocol, never on the concrete client.
 
 Contract, whoever implements it: documents are dockerd's JSON, failures are
 :class:`shim.errors.DockerAPIError` (with dockerd's HTTP status) or
-:class:`shim.errors.DeadlineExceeded`, and every call but the two streams
-(``log_frames``, ``pull_image``) ends within the RPC's deadline.
+:class:`shim.errors.DeadlineExceeded`, and every call but the streams
+(``log_frames``, ``events``, ``pull_image`` and the sessions of ``exec_attach`` and
+``container_attach`` past their upgrade) ends within the RPC's deadline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ from typing import Any, Protocol
 from shim.docker import ExecOutput, LogFrame
 
 JSON = dict[str, Any]
+
+
+class Hijacked(Protocol):
+    """An exec's or attach's upgraded connection (``shim.docker.HijackedStream``)."""
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next output as (1 stdout | 2 stderr, bytes); None once it ended."""
+        ...
+
+    async def write(self, data: bytes) -> None: ...
+    def close_stdin(self) -> None: ...  # half-close: the process reads EOF
+    async def close(self) -> None: ...
 
 
 class DockerAPI(Protocol):
@@ -45,13 +58,34 @@ class DockerAPI(Protocol):
 
     # -- exec
     async def exec_create(
-        self, container_id: str, cmd: Sequence[str], tty: bool = False
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        tty: bool = False,
+        *,
+        stdin: bool = False,
+        stdout: bool = True,
+        stderr: bool = True,
     ) -> str: ...
     async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
         """Output until the exec ends; TimeoutError once ``deadline`` (loop time) passes."""
         ...
 
     async def exec_inspect(self, exec_id: str) -> JSON: ...
+
+    # -- streaming sessions (only their upgrade is bounded by the deadline)
+    async def exec_attach(self, exec_id: str, tty: bool) -> Hijacked:
+        """Start an exec and take over its connection."""
+        ...
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
+    async def container_attach(
+        self, container_id: str, tty: bool, *, stdin: bool, stdout: bool, stderr: bool
+    ) -> Hijacked:
+        """Attach to a running container's stdio (no past output)."""
+        ...
+
+    async def container_resize(self, container_id: str, height: int, width: int) -> None: ...
 
     # -- logs
     def log_frames(

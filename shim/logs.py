@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from shim import criolog, hostfs, labels, records
 from shim.deadline import detached_context
-from shim.docker import DockerClient, LogFrame
+from shim.docker import LogFrame
+from shim.dockerapi import DockerAPI
 from shim.errors import DockerAPIError, FailedPrecondition, ShimError
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ _Item = criolog.LogLine | _Reopen | None
 class Copier:
     """Copies one container's output into its CRI log file."""
 
-    docker: DockerClient
+    docker: DockerAPI
     container_id: str
     file: LogFile
     tty: bool
@@ -338,7 +339,7 @@ def location(docker_labels: Mapping[str, str] | None) -> tuple[str, str] | None:
 class LogManager:
     """Owns every copier task; the daemon closes it on shutdown."""
 
-    def __init__(self, docker: DockerClient, scope: Sequence[str] = ()) -> None:
+    def __init__(self, docker: DockerAPI, scope: Sequence[str] = ()) -> None:
         self._docker = docker
         # Label filters of the shim instance: resume only its own containers' logs.
         self._scope = list(scope)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim.docker import DockerClient, HijackedStream
+from shim.dockerapi import DockerAPI, Hijacked
 from shim.errors import ShimError
 from shim.exec import kill_process_tree
 
@@ -149,7 +149,7 @@ def _is_dimension(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 0xFFFF
 
 
-async def serve_exec(docker: DockerClient, request: cri.ExecRequest, ctx: RemoteContext) -> None:
+async def serve_exec(docker: DockerAPI, request: cri.ExecRequest, ctx: RemoteContext) -> None:
     cmd = list(request.cmd)
     try:
         exec_id = await docker.exec_create(
@@ -187,9 +187,7 @@ async def serve_exec(docker: DockerClient, request: cri.ExecRequest, ctx: Remote
         await ctx.write_status(exit_status(code, cmd))
 
 
-async def serve_attach(
-    docker: DockerClient, request: cri.AttachRequest, ctx: RemoteContext
-) -> None:
+async def serve_attach(docker: DockerAPI, request: cri.AttachRequest, ctx: RemoteContext) -> None:
     try:
         inspect = await docker.inspect_container(request.container_id)
         tty = bool(inspect["Config"].get("Tty"))
@@ -212,7 +210,7 @@ async def serve_attach(
 
 
 async def _pump(
-    hijacked: HijackedStream,
+    hijacked: Hijacked,
     ctx: RemoteContext,
     resize: Callable[[int, int], Awaitable[None]],
 ) -> bool:
@@ -235,7 +233,7 @@ async def _pump(
     return finished
 
 
-async def _copy_output(hijacked: HijackedStream, ctx: RemoteContext) -> bool:
+async def _copy_output(hijacked: Hijacked, ctx: RemoteContext) -> bool:
     try:
         while (frame := await hijacked.read()) is not None:
             stream_id, data = frame
@@ -253,7 +251,7 @@ async def _copy_output(hijacked: HijackedStream, ctx: RemoteContext) -> bool:
     return not ctx.gone.is_set()
 
 
-async def _copy_stdin(stdin: Reader, hijacked: HijackedStream) -> None:
+async def _copy_stdin(stdin: Reader, hijacked: Hijacked) -> None:
     try:
         while data := await stdin.read():
             await hijacked.write(data)
@@ -277,7 +275,7 @@ async def _apply_resizes(source: Reader, resize: Callable[[int, int], Awaitable[
                 log.info("resize to %dx%d failed: %s", width, height, exc.message)
 
 
-async def _exit_code(docker: DockerClient, exec_id: str) -> int | None:
+async def _exit_code(docker: DockerAPI, exec_id: str) -> int | None:
     for _ in range(EXIT_CODE_POLLS):
         info = await docker.exec_inspect(exec_id)
         if not info.get("Running"):
@@ -286,7 +284,7 @@ async def _exit_code(docker: DockerClient, exec_id: str) -> int | None:
     return None
 
 
-async def _kill_exec(docker: DockerClient, exec_id: str) -> None:
+async def _kill_exec(docker: DockerAPI, exec_id: str) -> None:
     """Kill what the session started; it must not outlive its client."""
     try:
         info = await docker.exec_inspect(exec_id)

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim.docker import DockerClient
+from shim.dockerapi import DockerAPI
 from shim.errors import ShimError
 from shim.streaming import portforward, remotecommand, websocket
 from shim.streaming.session import Connection, SpdySession, SpdyStream
@@ -53,9 +53,7 @@ class StreamingOptions:
 
 
 class StreamingServer:
-    def __init__(
-        self, docker: DockerClient, issuer: StreamIssuer, options: StreamingOptions
-    ) -> None:
+    def __init__(self, docker: DockerAPI, issuer: StreamIssuer, options: StreamingOptions) -> None:
         self._docker = docker
         self._issuer = issuer
         self._options = options
@@ -249,7 +247,7 @@ class StreamingServer:
 
 
 async def _run_command(
-    docker: DockerClient,
+    docker: DockerAPI,
     pending: cri.ExecRequest | cri.AttachRequest,
     ctx: remotecommand.RemoteContext,
 ) -> None:

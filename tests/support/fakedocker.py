@@ -18,6 +18,8 @@ import asyncio
 import copy
 import itertools
 import secrets
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +60,50 @@ class _Exec:
     script: ExecScript
     running: bool = False
     exit_code: int | None = None
+    tty: bool = False
+    streams: frozenset[int] = frozenset({1, 2})  # what exec_create asked to be attached
+    session: FakeSession | None = None
+
+
+class FakeSession:
+    """A hijacked exec/attach connection (``shim.dockerapi.Hijacked``), in memory.
+
+    It yields ``frames`` in order, then runs ``finish`` (the process ending)
+    and reports the end; what the client writes is kept in ``stdin``.
+    """
+
+    def __init__(
+        self,
+        frames: Sequence[tuple[int, bytes]],
+        finish: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._frames = deque(frames)
+        self._finish: Callable[[], Awaitable[None]] | None = finish
+        self.stdin = bytearray()
+        self.stdin_closed = False
+        self.closed = False
+        self.sizes: list[tuple[int, int]] = []  # (height, width), as resized
+
+    async def read(self) -> tuple[int, bytes] | None:
+        if self.closed:
+            raise DockerAPIError(500, "read on a closed connection")
+        if self._frames:
+            return self._frames.popleft()
+        if self._finish is not None:
+            finish, self._finish = self._finish, None
+            await finish()
+        return None
+
+    async def write(self, data: bytes) -> None:
+        if self.closed or self.stdin_closed:
+            raise DockerAPIError(500, "write on a closed connection")
+        self.stdin += data
+
+    def close_stdin(self) -> None:
+        self.stdin_closed = True
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 @dataclass
@@ -76,8 +122,10 @@ class FakeDocker:
     # Whether runc may give a container a negative oom_score_adj (needs CAP_SYS_RESOURCE).
     negative_oom_allowed: bool = True
     calls: list[Call] = field(default_factory=list)
-    events: list[tuple[str, str]] = field(default_factory=list)  # (what, container name)
+    history: list[tuple[str, str]] = field(default_factory=list)  # (what, container name)
+    attachments: dict[str, list[FakeSession]] = field(default_factory=dict)  # container id ->
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _subscribers: list[asyncio.Queue[JSON]] = field(default_factory=list)
 
     # -- test helpers -----------------------------------------------------------------
 
@@ -101,6 +149,24 @@ class FakeDocker:
         return next((c for c in self.containers.values() if c["Name"] == "/" + name), None)
 
     # -- plumbing ---------------------------------------------------------------------
+
+    def _emit(self, action: str, container: JSON) -> None:
+        """Record a lifecycle event and send it, in dockerd's shape, to every subscriber."""
+        name = container["Name"][1:]
+        self.history.append((action, name))
+        now = time.time_ns()
+        event = {
+            "Type": "container",
+            "Action": action,
+            "Actor": {
+                "ID": container["Id"],
+                "Attributes": {**(container["Config"].get("Labels") or {}), "name": name},
+            },
+            "time": now // 1_000_000_000,
+            "timeNano": now,
+        }
+        for queue in self._subscribers:
+            queue.put_nowait(event)
 
     async def _call(self, method: str, args: tuple[Any, ...], work: Awaitable[T]) -> T:
         """Run ``work`` as the real client runs a request: recorded, under the deadline."""
@@ -208,7 +274,7 @@ class FakeDocker:
                 },
                 "NetworkSettings": {"Networks": {}},
             }
-            self.events.append(("create", name))
+            self._emit("create", self.containers[container_id])
             return container_id
 
         return await self._call("create_container", (name, body), create())
@@ -231,7 +297,7 @@ class FakeDocker:
                 container["NetworkSettings"]["Networks"] = {
                     mode or "bridge": {"IPAddress": f"172.17.0.{len(self.containers) + 1}"}
                 }
-            self.events.append(("start", container["Name"][1:]))
+            self._emit("start", container)
 
         await self._call("start_container", (container_id,), start())
 
@@ -241,7 +307,7 @@ class FakeDocker:
             state.update(
                 Status="exited", Running=False, Pid=0, ExitCode=code, FinishedAt=_docker_now()
             )
-            self.events.append(("die", container["Name"][1:]))
+            self._emit("die", container)
 
     async def stop_container(self, container_id: str, grace_seconds: int) -> None:
         async def stop() -> None:
@@ -257,7 +323,7 @@ class FakeDocker:
             container = self._find(container_id)
             self._exit(container, 137)
             del self.containers[container["Id"]]
-            self.events.append(("destroy", container["Name"][1:]))
+            self._emit("destroy", container)
 
         await self._call("remove_container", (container_id,), remove())
 
@@ -281,14 +347,26 @@ class FakeDocker:
 
     # -- exec -------------------------------------------------------------------------
 
-    async def exec_create(self, container_id: str, cmd: Sequence[str], tty: bool = False) -> str:
+    async def exec_create(
+        self,
+        container_id: str,
+        cmd: Sequence[str],
+        tty: bool = False,
+        *,
+        stdin: bool = False,
+        stdout: bool = True,
+        stderr: bool = True,
+    ) -> str:
         async def create() -> str:
             container = self._find(container_id)
             if not container["State"]["Running"]:
                 raise DockerAPIError(409, f"Container {container_id} is not running")
             exec_id = secrets.token_hex(32)
             script = self.exec_scripts.get(tuple(cmd), ExecScript())
-            self.execs[exec_id] = _Exec(container["Id"], list(cmd), script)
+            streams = frozenset(n for n, wanted in ((1, stdout), (2, stderr)) if wanted)
+            self.execs[exec_id] = _Exec(
+                container["Id"], list(cmd), script, tty=tty, streams=streams
+            )
             return exec_id
 
         return await self._call("exec_create", (container_id, tuple(cmd)), create())
@@ -328,6 +406,94 @@ class FakeDocker:
             }
 
         return await self._call("exec_inspect", (exec_id,), inspect())
+
+    # -- streaming sessions -----------------------------------------------------------
+
+    async def exec_attach(self, exec_id: str, tty: bool) -> FakeSession:
+        """Start the exec: its scripted output, then its end (``takes`` seconds in all)."""
+
+        async def attach() -> FakeSession:
+            execution = self._exec(exec_id)
+            if execution.running or execution.exit_code is not None:
+                raise DockerAPIError(409, f"exec {exec_id} has already been started")
+            script = execution.script
+            output = [(1, script.stdout), (1 if execution.tty else 2, script.stderr)]
+            frames = [(n, data) for n, data in output if data and (n in execution.streams)]
+
+            async def finish() -> None:
+                await asyncio.sleep(script.takes)
+                execution.running = False
+                execution.exit_code = script.exit_code
+
+            execution.running = True
+            execution.session = FakeSession(frames, finish)
+            return execution.session
+
+        return await self._call("exec_attach", (exec_id, tty), attach())
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        async def resize() -> None:
+            execution = self._exec(exec_id)
+            if execution.session is None or not execution.running:
+                raise DockerAPIError(409, f"exec {exec_id} is not running")
+            execution.session.sizes.append((height, width))
+
+        await self._call("exec_resize", (exec_id, height, width), resize())
+
+    async def container_attach(
+        self, container_id: str, tty: bool, *, stdin: bool, stdout: bool, stderr: bool
+    ) -> FakeSession:
+        """A session on a running container's stdio: no past output; ends when it exits."""
+
+        async def attach() -> FakeSession:
+            container = self._find(container_id)
+            if not container["State"]["Running"]:
+                raise DockerAPIError(409, f"container {container_id} is not running")
+
+            async def finish() -> None:
+                while container["State"]["Running"]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+
+            session = FakeSession([], finish)
+            self.attachments.setdefault(container["Id"], []).append(session)
+            return session
+
+        args = (container_id, tty, stdin, stdout, stderr)
+        return await self._call("container_attach", args, attach())
+
+    async def container_resize(self, container_id: str, height: int, width: int) -> None:
+        async def resize() -> None:
+            container = self._find(container_id)
+            if not container["State"]["Running"]:
+                raise DockerAPIError(409, f"container {container_id} is not running")
+            for session in self.attachments.get(container["Id"], []):
+                session.sizes.append((height, width))
+
+        await self._call("container_resize", (container_id, height, width), resize())
+
+    def _exec(self, exec_id: str) -> _Exec:
+        execution = self.execs.get(exec_id)
+        if execution is None:
+            raise DockerAPIError(404, f"No such exec instance: {exec_id}")
+        return execution
+
+    # -- events -----------------------------------------------------------------------
+
+    async def events(
+        self, filters: Mapping[str, Sequence[str]], on_open: Callable[[], None]
+    ) -> AsyncIterator[JSON]:
+        """Container events from the subscription on (the fake emits no image events)."""
+        self.calls.append(Call("events", (dict(filters),), "ok"))
+        queue: asyncio.Queue[JSON] = asyncio.Queue()
+        self._subscribers.append(queue)
+        try:
+            on_open()
+            while True:
+                event = await queue.get()
+                if "container" in filters.get("type", ["container"]):
+                    yield event
+        finally:
+            self._subscribers.remove(queue)
 
     # -- logs -------------------------------------------------------------------------
 

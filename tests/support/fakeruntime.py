@@ -50,7 +50,7 @@ class FakeSandbox:
     id: str
     config: cri.PodSandboxConfig
     created_at: int
-    state: int = cri.SANDBOX_READY
+    state: cri.PodSandboxState.ValueType = cri.SANDBOX_READY
     ip: str = "10.88.0.2"
 
 
@@ -60,7 +60,7 @@ class FakeContainer:
     sandbox_id: str
     config: cri.ContainerConfig
     created_at: int
-    state: int = cri.CONTAINER_CREATED
+    state: cri.ContainerState.ValueType = cri.CONTAINER_CREATED
     started_at: int = 0
     finished_at: int = 0
     exit_code: int = 0

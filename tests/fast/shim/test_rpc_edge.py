@@ -68,7 +68,7 @@ async def test_a_pod_runs_through_the_edge_and_lands_in_the_fake_as_in_dockerd()
     assert status.status.state == cri.CONTAINER_RUNNING
     assert status.status.metadata.name == "app"
     assert [c.id for c in listed.containers] == [container_id]
-    pod = [what for what, name in docker.events if not name.startswith("cri-shim-oom-probe")]
+    pod = [what for what, name in docker.history if not name.startswith("cri-shim-oom-probe")]
     assert pod == ["create", "start", "create", "start"]  # sandbox, then container
 
 
