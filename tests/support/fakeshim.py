@@ -33,7 +33,7 @@ def backend_for(docker: FakeDocker, **config: Any) -> Backend:
     return Backend(
         docker=docker,
         config=settings,
-        logs=LogManager(docker),  # type: ignore[arg-type]
+        logs=LogManager(docker),
         oom=OomScorePolicy(docker),
         privileges=PrivilegePolicy(docker),
         stats=StatsCollector(docker),

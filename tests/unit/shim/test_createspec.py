@@ -7,7 +7,7 @@ import json
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import createspec, labels, records
+from shim import capabilities, createspec, labels, records, validate
 from shim.createspec import ResolvedContainer, ResolvedSandbox, SandboxView
 from shim.seccomp import SeccompChoice
 from tests.support.criconfigs import (
@@ -571,3 +571,116 @@ def test_update_body_has_no_oom_score():
         "CpusetCpus": "",
         "CpusetMems": "",
     }
+
+
+# -- one pass: everything resolved is in the body, nothing is added afterwards ---------
+
+
+REPLACEMENT = capabilities.Replacement(("CHOWN", "KILL"), ("/dev/fuse",))
+
+
+def test_sandbox_body_names_the_docker_runtime_of_the_handler():
+    assert (
+        build_sandbox(sandbox_config(), settings(docker_runtime="kata"))["HostConfig"]["Runtime"]
+        == "kata"
+    )
+    assert "Runtime" not in build_sandbox(sandbox_config())["HostConfig"]
+
+
+def test_bodies_carry_the_instance_label_of_a_scoped_shim():
+    sandbox = build_sandbox(sandbox_config(), settings(instance="i9"))
+    container = createspec.container_body(container_config(), resolved_container(instance="i9"))
+    for body in (sandbox, container):
+        assert body["Labels"][labels.INSTANCE_KEY] == "i9"
+        assert labels.in_scope(body["Labels"], "i9")
+    unscoped = build_sandbox(sandbox_config())
+    assert labels.INSTANCE_KEY not in unscoped["Labels"]
+
+
+def test_a_privileged_sandbox_gets_the_replacement_where_the_host_needs_one():
+    config = sandbox_config(linux=sandbox_security(privileged=True))
+    host_config = build_sandbox(config, settings(privileges=REPLACEMENT))["HostConfig"]
+    assert host_config["Privileged"] is False
+    assert host_config["CapAdd"] == ["CHOWN", "KILL"]
+    assert [d["PathOnHost"] for d in host_config["Devices"]] == ["/dev/fuse"]
+    assert build_sandbox(config)["HostConfig"]["Privileged"] is True
+
+
+def test_a_privileged_container_gets_the_replacement_where_the_host_needs_one():
+    config = security(privileged=True, seccomp_profile_path="runtime/default")
+    resolved = resolved_container(seccomp=SeccompChoice("seccomp=unconfined"))
+    plain = createspec.container_body(config, resolved)["HostConfig"]
+    assert plain["Privileged"] is True
+    replaced = createspec.container_body(
+        config, resolved_container(seccomp=resolved.seccomp, privileges=REPLACEMENT)
+    )["HostConfig"]
+    assert replaced["Privileged"] is False
+    assert replaced["CapAdd"] == ["CHOWN", "KILL"]
+    assert replaced["CapDrop"] == []
+    assert replaced["MaskedPaths"] == []
+    assert "seccomp=unconfined" in replaced["SecurityOpt"]
+
+
+def test_adding_all_capabilities_is_replaced_by_the_held_ones_minus_the_drops():
+    config = security(
+        capabilities=pb.Capability(add_capabilities=["ALL"], drop_capabilities=["KILL"])
+    )
+    host_config = createspec.container_body(config, resolved_container(privileges=REPLACEMENT))[
+        "HostConfig"
+    ]
+    assert host_config["CapAdd"] == ["CHOWN"]
+    assert host_config["Devices"] == []
+
+
+def test_a_replacement_is_not_applied_to_a_container_that_does_not_want_every_capability():
+    config = security(capabilities=pb.Capability(add_capabilities=["NET_ADMIN"]))
+    with_replacement = createspec.container_body(config, resolved_container(privileges=REPLACEMENT))
+    assert with_replacement == build_container(config)
+
+
+@pytest.mark.parametrize(
+    ("log_path", "expected_path", "recorded_directory"),
+    [
+        (
+            "app/1.log",
+            "/var/log/pods/default_nginx_uid-1/app/1.log",
+            "/var/log/pods/default_nginx_uid-1",
+        ),
+        ("", "", ""),
+    ],
+)
+def test_container_log_file_is_below_the_sandbox_log_directory(
+    log_path, expected_path, recorded_directory
+):
+    body = build_container(container_config(log_path=log_path))
+    assert body["Labels"][labels.LOG_PATH_KEY] == expected_path
+    assert records.container(body["Labels"]).log_directory == recorded_directory
+
+
+def test_no_log_file_without_a_sandbox_log_directory():
+    view = SandboxView(
+        id=SID,
+        metadata=pb.PodSandboxMetadata(name="nginx", namespace="default", uid="uid-1"),
+        namespace_options={},
+        cgroup_parent="",
+        log_directory="",
+    )
+    body = build_container(container_config(log_path="app/1.log"), sandbox=view)
+    assert body["Labels"][labels.LOG_PATH_KEY] == ""
+
+
+def test_translation_is_pure():
+    config = security(
+        privileged=True, capabilities=pb.Capability(add_capabilities=["ALL"]), run_as_user=int64(7)
+    )
+    before = config.SerializeToString(deterministic=True)
+    resolved = resolved_container(privileges=REPLACEMENT)
+    first = createspec.container_body(config, resolved)
+    assert createspec.container_body(config, resolved) == first
+    assert config.SerializeToString(deterministic=True) == before
+    assert resolved.privileges == REPLACEMENT
+
+
+def test_every_enum_value_validation_accepts_has_a_docker_spelling():
+    assert set(createspec._PROTOCOLS) == validate.PROTOCOLS
+    assert set(createspec._PROPAGATION) == validate.PROPAGATIONS

@@ -370,3 +370,69 @@ def test_unknown_mount_propagation_is_rejected_naming_the_field():
 def test_unknown_stop_signal_is_rejected_naming_the_field():
     with pytest.raises(InvalidArgument, match=r"^config\.stop_signal: "):
         validate.container_config(container_config(stop_signal=99))
+
+
+# -- fields the tables above do not reach ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            sandbox_config(linux=pb.LinuxPodSandboxConfig(cgroup_parent="/kubepods/../../etc")),
+            "config.linux.cgroup_parent: must not contain '..'",
+        ),
+        (
+            sandbox_config(log_directory="var/log/pods/x"),
+            "config.log_directory: must be an absolute path",
+        ),
+        (
+            sandbox_config(hostname="h" * 65),
+            "config.hostname: longer than 64 bytes (65)",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(seccomp=pb.SecurityProfile(profile_type=9))),
+            "config.linux.security_context.seccomp.profile_type: unknown value 9",
+        ),
+        (
+            sandbox_config(linux=sandbox_security(supplemental_groups=range(1025))),
+            "config.linux.security_context.supplemental_groups: more than 1024 entries (1025)",
+        ),
+    ],
+)
+def test_sandbox_refusals_name_the_field_and_the_reason(config, message):
+    with pytest.raises(InvalidArgument) as info:
+        validate.sandbox_config(config)
+    assert info.value.message == message
+
+
+def test_command_args_and_environment_are_bounded_together():
+    # Each part is within its own bound; only their sum is too long for execve.
+    chunk = "x" * (100 * 1024)
+    config = container_config(
+        command=[chunk] * 4,
+        args=[chunk] * 4,
+        envs=[kv(f"K{i}", chunk.encode()) for i in range(4)],
+    )
+    with pytest.raises(InvalidArgument) as info:
+        validate.container_config(config)
+    assert info.value.message.startswith(
+        "config.command, config.args, config.envs: longer than 1048576 bytes together ("
+    )
+
+
+def test_validation_is_pure_and_leaves_the_config_as_it_was():
+    config = security(
+        run_as_user=int64(0),
+        seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref="/p"),
+    )
+    before = config.SerializeToString(deterministic=True)
+    validate.container_config(config)
+    validate.container_config(config)
+    assert config.SerializeToString(deterministic=True) == before
+
+
+def test_the_container_resources_of_an_update_are_checked_under_the_given_field():
+    with pytest.raises(InvalidArgument) as info:
+        validate.container_resources(pb.LinuxContainerResources(oom_score_adj=-1001), "linux")
+    assert info.value.message == "linux.oom_score_adj: must be between -1000 and 1000"
