@@ -2,9 +2,11 @@
 
 State is kept as dockerd keeps it, in dockerd's own JSON shapes: containers
 (name, Config with labels, HostConfig, State with running/exit code and
-timestamps), images (tags, digests), execs (running, exit code, pid) and the
-lifecycle events in order. Like the real client, every call but the two
-streams is bounded by the RPC's deadline and the client's call timeout
+timestamps), images (tags, digests), execs (running, exit code, pid), the
+hijacked exec/attach sessions (:class:`FakeSession`: stdin written, sizes,
+closed) and the lifecycle events in order (``history``, and dockerd-shaped to
+``events`` subscribers). Like the real client, every call but the streams
+is bounded by the RPC's deadline and the client's call timeout
 (``shim.deadline``), and failures are ``DockerAPIError`` with dockerd's HTTP
 status. Tests script what images pull like (:class:`PullScript`) and what
 exec'd commands do (:class:`ExecScript`); ``hang`` makes chosen calls wait
