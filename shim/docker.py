@@ -21,7 +21,6 @@ import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiodocker
@@ -31,6 +30,7 @@ from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
 from shim.deadline import deadline_for
+from shim.dockerapi import ExecOutput, LogFrame
 from shim.errors import DOCKER_UNREACHABLE, DeadlineExceeded, DockerAPIError
 from shim.stdcopy import STDOUT, Demuxer
 
@@ -59,23 +59,6 @@ _STREAM_NAMES = {1: "stdout", 2: "stderr"}
 # is answered as "no such container" without asking.
 _CONTAINER_REF = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _FRAME_HEADER = struct.Struct(">BxxxL")
-
-
-@dataclass(frozen=True, slots=True)
-class LogFrame:
-    """One log message as dockerd stored it."""
-
-    stream: str  # "stdout" | "stderr"
-    timestamp: str  # RFC 3339 with nanoseconds, as dockerd wrote it
-    text: bytes  # without the trailing newline
-    partial: bool  # dockerd split an overlong line; more follows
-
-
-@dataclass(frozen=True, slots=True)
-class ExecOutput:
-    stdout: bytes
-    stderr: bytes
-    dropped: int = 0  # bytes past the limit, not kept
 
 
 class _OutputQueue:

@@ -15,11 +15,27 @@ Contract, whoever implements it: documents are dockerd's JSON, failures are
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shim.docker import ExecOutput, LogFrame
-
 JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LogFrame:
+    """One log message as dockerd stored it."""
+
+    stream: str  # "stdout" | "stderr"
+    timestamp: str  # RFC 3339 with nanoseconds, as dockerd wrote it
+    text: bytes  # without the trailing newline
+    partial: bool  # dockerd split an overlong line; more follows
+
+
+@dataclass(frozen=True, slots=True)
+class ExecOutput:
+    stdout: bytes
+    stderr: bytes
+    dropped: int = 0  # bytes past the limit, not kept
 
 
 class Hijacked(Protocol):

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 
 from shim import criolog, hostfs, labels, records
 from shim.deadline import detached_context
-from shim.docker import LogFrame
-from shim.dockerapi import DockerAPI
+from shim.dockerapi import DockerAPI, LogFrame
 from shim.errors import DockerAPIError, FailedPrecondition, ShimError
 
 log = logging.getLogger(__name__)

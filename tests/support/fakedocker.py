@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from shim.deadline import deadline_for
-from shim.docker import EXEC_OUTPUT_LIMIT, ExecOutput, LogFrame
+from shim.docker import EXEC_OUTPUT_LIMIT
+from shim.dockerapi import ExecOutput, LogFrame
 from shim.errors import DeadlineExceeded, DockerAPIError
 from tests.support.scripts import ExecScript
 

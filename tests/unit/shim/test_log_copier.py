@@ -16,7 +16,7 @@ import pytest
 from shim.convert import docker_time_ns
 from shim.criolog import LogLine
 from shim.deadline import deadline_for, rpc_deadline
-from shim.docker import LogFrame
+from shim.dockerapi import LogFrame
 from shim.errors import FailedPrecondition
 from shim.logs import Copier, LogFile, LogManager, _Reopen
 
