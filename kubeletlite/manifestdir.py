@@ -1,6 +1,6 @@
 """The manifest folder of a running `serve`: registered by serve, found and written by apply.
 
-Each `serve` process leaves ``<state>/serve/<pid>.json`` naming its folder and
+Each `serve` process leaves a file in the state directory (``statedir``) naming its folder and
 holds an flock on it while it lives (the kernel drops the lock when it dies),
 so `apply` finds the folders of live serves only. `apply` writes each pod of
 a manifest as ``<namespace>_<name>.yaml`` (neither may contain ``_``), through
@@ -23,6 +23,7 @@ import yaml
 
 from kubeletlite import loader
 from kubeletlite.manifest import ManifestError
+from kubeletlite.statedir import StateLayout
 
 
 class ApplyError(Exception):
@@ -40,9 +41,9 @@ class Applied:
 @contextlib.contextmanager
 def registered(state_dir: Path, manifest_dir: Path) -> Iterator[None]:
     """Register this process as the serve of ``manifest_dir`` while the block runs."""
-    folder = state_dir / "serve"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{os.getpid()}.json"
+    layout = StateLayout(state_dir)
+    layout.serve.mkdir(parents=True, exist_ok=True)
+    path = layout.serve_registration(os.getpid())
     handle: TextIO = open(path, "w")  # noqa: SIM115 (held open: the lock lives with it)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,7 +59,7 @@ def registered(state_dir: Path, manifest_dir: Path) -> Iterator[None]:
 def live_manifest_dirs(state_dir: Path) -> list[Path]:
     """The folders of the serves running on this state directory."""
     folders: set[Path] = set()
-    for path in sorted((state_dir / "serve").glob("*.json")):
+    for path in sorted(StateLayout(state_dir).serve.glob("*.json")):
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             if _held(path):
                 folders.add(Path(json.loads(path.read_text())["manifestDir"]))
