@@ -5,7 +5,8 @@ begins as soon as StartContainer returns, so it runs alongside the
 entrypoint; a failure kills the container (preStop included). A kill runs
 preStop within the grace period and gives StopContainer what is left of it,
 never less than 2 s. Failures are recorded as events, never raised to the
-pod worker, except a runtime that cannot be reached.
+pod worker, except a runtime that cannot be reached. What happens to the container
+is reported through ``podmachine.ContainerState``'s transitions, never by setting a field.
 """
 
 from __future__ import annotations
