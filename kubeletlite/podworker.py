@@ -48,7 +48,7 @@ class PodWorker:
         self.state = PodState(pod)
         self.sandbox = self.state.sandbox
         self.lifecycle = ContainerLifecycle(pod, node, self.recorder, self.sandbox)
-        self.slots = self.state.containers
+        self.containers = self.state.containers  # owned by self.state: changed by transitions
         self._policy = pod.spec.restart_policy
         self._wake = asyncio.Event()
         self._terminate = asyncio.Event()
@@ -136,7 +136,7 @@ class PodWorker:
         retry time or a termination request."""
         options = self.node.options
         now = self.node.clock.monotonic()
-        retries = [self._sandbox_retry_at, *(s.retry_at for s in self.slots)]
+        retries = [self._sandbox_retry_at, *(s.retry_at for s in self.containers)]
         # While a start and its hooks are in flight, the pod's status changes without
         # runtime events (a postStart failing, a preStop holding): keep relisting often.
         period = (
@@ -248,7 +248,7 @@ class PodWorker:
             return
         listed = await self.node.runtime.list_containers({criconfig.POD_UID: self.pod.uid})
         mine = [c for c in listed if c.pod_sandbox_id == self.sandbox.id]
-        for slot in self.slots:
+        for slot in self.containers:
             if slot.starting:
                 continue
             candidates = [c for c in mine if c.metadata.name == slot.spec.name]
@@ -294,7 +294,7 @@ class PodWorker:
             # Like SyncPod, the next round begins when this one's starts are done. Deciding
             # now would use up a crash-looping container's immediate restart for nothing.
             return
-        due = [slot for slot in self.slots if self._due_for_start(slot)]
+        due = [slot for slot in self.containers if self._due_for_start(slot)]
         if not due:
             return
         if parallel:
@@ -378,7 +378,7 @@ class PodWorker:
         marks = await self.recorder.marks()
         created = {mark.container_id for mark in marks if mark.what == "created"}
         finished = {mark.container_id for mark in marks if mark.what == "postStart.end"}
-        for slot in self.slots:
+        for slot in self.containers:
             if not slot.running:
                 continue
             hook = slot.spec.lifecycle.post_start
@@ -414,10 +414,10 @@ class PodWorker:
 
     async def _kill_running(self) -> None:
         """Kill every running container of the pod, in parallel."""
-        for slot in self.slots:
+        for slot in self.containers:
             await self._refresh(slot)
         async with asyncio.TaskGroup() as group:
-            for slot in self.slots:
+            for slot in self.containers:
                 if slot.running:
                     group.create_task(self.lifecycle.kill(slot, None, self._grace_override))
 
@@ -426,7 +426,7 @@ class PodWorker:
         await self._cancel_starts()
         if self.sandbox.id:
             await self._kill_running()
-            for slot in self.slots:
+            for slot in self.containers:
                 # The last word on each container, kept in the record after removal.
                 await self._refresh(slot)
             await self._remove_sandbox()
@@ -441,7 +441,7 @@ class PodWorker:
 
     def _forget_backoff(self) -> None:
         """The pod's containers never restart again: their back-off entries are history."""
-        for slot in self.slots:
+        for slot in self.containers:
             self.node.backoff.forget(self._backoff_key(slot))
 
     async def _finish(self) -> None:

@@ -230,7 +230,7 @@ def test_a_new_worker_adopts_the_running_pod_instead_of_recreating_it(tmp_path: 
             second = worker_for(yaml, node)
             task = asyncio.create_task(second.run())
             await asyncio.sleep(10)
-            assert [s.started for s in second.slots] == [True]
+            assert [s.started for s in second.containers] == [True]
             second.request_termination()
             await task
 
