@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kubeletlite.records import DeletionRequest, PodMeta, PodStatus
 from kubeletlite.statedir import PodFiles, StateLayout, pod_key
@@ -51,6 +51,20 @@ class Mark:
     ok: bool | None = None
     note: str = ""
     time_ns: int = field(default_factory=time.time_ns)
+
+
+Row = TypeVar("Row", Event, Mark)
+
+
+def _rows_as(kind: type[Row], rows: list[dict[str, Any]]) -> list[Row]:
+    """Lines of an append-only file as records: keys a later version added are ignored,
+    and a line that is not one record (a hand edit) is skipped, as a torn line is."""
+    known = {f.name for f in dataclasses.fields(kind)}
+    records = []
+    for row in rows:
+        with contextlib.suppress(TypeError):
+            records.append(kind(**{k: v for k, v in row.items() if k in known}))
+    return records
 
 
 class PodRecord:
@@ -103,13 +117,13 @@ class PodRecord:
         self._append(self.files.events, asdict(event))
 
     def events(self) -> list[Event]:
-        return [Event(**row) for row in self._read_lines(self.files.events)]
+        return _rows_as(Event, self._read_lines(self.files.events))
 
     def add_mark(self, mark: Mark) -> None:
         self._append(self.files.timeline, asdict(mark))
 
     def marks(self) -> list[Mark]:
-        return [Mark(**row) for row in self._read_lines(self.files.timeline)]
+        return _rows_as(Mark, self._read_lines(self.files.timeline))
 
     def write_status(self, status: PodStatus) -> None:
         self._write_json(self.files.status, status.to_json())
@@ -145,7 +159,9 @@ class PodRecord:
         rows = []
         for line in text.splitlines():
             with contextlib.suppress(ValueError):
-                rows.append(json.loads(line))
+                row = json.loads(line)
+                if isinstance(row, dict):
+                    rows.append(row)
         return rows
 
     def _write_json(self, target: Path, data: dict[str, Any]) -> None:

@@ -234,3 +234,19 @@ def test_concurrent_status_writes_from_threads_all_succeed(store: StateStore) ->
     assert status is not None
     assert status.phase.endswith(f"/{each - 1}")
     assert sorted(p.name for p in record.directory.iterdir()) == ["status.json"]
+
+
+def test_lines_with_unknown_keys_read_and_lines_that_are_not_records_are_skipped(
+    store: StateStore,
+) -> None:
+    record = store.pod("shop", "web", "u-1")
+    record.add_mark(Mark("app", "c1", "started", time_ns=10))
+    with record.files.timeline.open("a") as handle:
+        later = {"container": "app", "container_id": "c1", "what": "exited", "time_ns": 20}
+        handle.write(json.dumps({**later, "added_later": 1}) + "\n")
+        handle.write(json.dumps({"what": "no container"}) + "\n")
+        handle.write("[1, 2]\n")
+    assert record.marks() == [
+        Mark("app", "c1", "started", time_ns=10),
+        Mark("app", "c1", "exited", time_ns=20),
+    ]
