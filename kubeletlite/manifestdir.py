@@ -23,6 +23,7 @@ import yaml
 
 from kubeletlite import loader
 from kubeletlite.manifest import ManifestError
+from kubeletlite.records import ServeRegistration
 from kubeletlite.statedir import StateLayout
 
 
@@ -47,7 +48,8 @@ def registered(state_dir: Path, manifest_dir: Path) -> Iterator[None]:
     handle: TextIO = open(path, "w")  # noqa: SIM115 (held open: the lock lives with it)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        handle.write(json.dumps({"manifestDir": str(manifest_dir.resolve()), "pid": os.getpid()}))
+        registration = ServeRegistration(str(manifest_dir.resolve()), os.getpid())
+        handle.write(json.dumps(registration.to_json()))
         handle.flush()
         yield
     finally:
@@ -60,9 +62,13 @@ def live_manifest_dirs(state_dir: Path) -> list[Path]:
     """The folders of the serves running on this state directory."""
     folders: set[Path] = set()
     for path in sorted(StateLayout(state_dir).serve.glob("*.json")):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            if _held(path):
-                folders.add(Path(json.loads(path.read_text())["manifestDir"]))
+        with contextlib.suppress(OSError, ValueError):
+            if not _held(path):
+                continue
+            data = json.loads(path.read_text())
+            registration = ServeRegistration.from_json(data if isinstance(data, dict) else {})
+            if registration.manifest_dir:
+                folders.add(Path(registration.manifest_dir))
     return sorted(folders)
 
 

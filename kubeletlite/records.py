@@ -71,6 +71,26 @@ class PodMeta:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeRegistration:
+    """serve/<pid>.json: the manifest folder of a running `serve` (found by `apply`)."""
+
+    manifest_dir: str  # absolute
+    pid: int
+    version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "manifestDir": self.manifest_dir, "pid": self.pid}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServeRegistration:
+        return cls(
+            manifest_dir=_str(data, "manifestDir"),
+            pid=_int(data, "pid"),
+            version=_int(data, "version"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DeletionRequest:
     """deletion.json: `kubeletlite delete` asks the pod's supervisor to terminate it."""
 

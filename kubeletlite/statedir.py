@@ -7,7 +7,8 @@
         status.json      records.PodStatus: the supervisor's latest view
         deletion.json    records.DeletionRequest: present while a deletion is in progress
         supervisor.lock  flock()ed by the one process supervising the pod
-    <state>/serve/<pid>.json   a running `serve`'s manifest folder, flock()ed (``manifestdir``)
+    <state>/serve/<pid>.json   records.ServeRegistration: a running `serve`'s manifest folder,
+                               flock()ed while it runs (``manifestdir``)
     <state>/volumes/           pods' emptyDir volumes and termination logs (``volumes``)
 
 Nothing else names these files. Pure: paths only, no I/O.

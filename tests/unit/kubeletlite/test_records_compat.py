@@ -4,6 +4,7 @@ The fixture is a state directory written by the code of that time (see its
 README); it is never regenerated.
 """
 
+import json
 import shutil
 from pathlib import Path
 
@@ -98,3 +99,15 @@ def test_describe_of_a_pod_from_its_old_record_alone(store: StateStore) -> None:
     (app,) = info.containers
     assert (app.state, app.reason, app.exit_code) == ("terminated", "Error", 143)
     assert app.hook_error
+
+
+def test_a_version_less_serve_registration_reads() -> None:
+    # What `serve` wrote before registrations carried a version (json.dumps of this dict).
+    then = json.loads('{"manifestDir": "/etc/kubelet-lite/manifests", "pid": 4242}')
+    registration = records.ServeRegistration.from_json(then)
+    assert registration == records.ServeRegistration(
+        manifest_dir="/etc/kubelet-lite/manifests", pid=4242, version=0
+    )
+    today = records.ServeRegistration("/m", 7)
+    assert records.ServeRegistration.from_json(today.to_json()) == today
+    assert today.to_json()["version"] == records.SCHEMA_VERSION
