@@ -9,7 +9,10 @@
         supervisor.lock  flock()ed by the one process supervising the pod
     <state>/serve/<pid>.json   records.ServeRegistration: a running `serve`'s manifest folder,
                                flock()ed while it runs (``manifestdir``)
-    <state>/volumes/           pods' emptyDir volumes and termination logs (``volumes``)
+    <state>/volumes/<uid>/     one pod's volumes (``volumes``), removed with the pod:
+        empty-dir/<volume>/                    an emptyDir (medium Memory: the same
+                                               under /dev/shm/kubelet-lite/<uid>/)
+        containers/<container>/termination-log-<attempt>
 
 Nothing else names these files. Pure: paths only, no I/O.
 """
@@ -68,6 +71,24 @@ class PodFiles:
     def of_previous_life(self) -> tuple[Path, ...]:
         """What a re-created pod with the same UID must not inherit."""
         return (self.events, self.timeline, self.status, self.deletion)
+
+
+@dataclass(frozen=True, slots=True)
+class PodVolumes:
+    """One pod's directory of volumes and termination logs."""
+
+    directory: Path
+
+    def empty_dir(self, volume: str) -> Path:
+        return self.directory / "empty-dir" / volume
+
+    def termination_log(self, container: str, attempt: int) -> Path:
+        return self.directory / "containers" / container / f"termination-log-{attempt}"
+
+
+def pod_volumes(volumes_root: str | Path, pod_uid: str) -> PodVolumes:
+    """``volumes_root`` is ``StateLayout.volumes`` (or the shared-memory root)."""
+    return PodVolumes(Path(volumes_root) / pod_uid)
 
 
 @dataclass(frozen=True, slots=True)
