@@ -124,8 +124,10 @@ async def _pod_info(
         views.append(view)
     if info.supervised and saved is not None and saved.phase:
         info.phase = saved.phase
-    else:
+    elif views:
         info.phase = podstate.compute_phase(_restart_policy(info), views)
+    else:
+        info.phase = podstate.PENDING  # a sandbox with nothing known to run in it yet
     return info
 
 
