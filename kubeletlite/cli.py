@@ -417,7 +417,7 @@ async def cmd_timeline(args: argparse.Namespace) -> int:
     marks, meta = await asyncio.to_thread(lambda: (record.marks(), record.meta()))
     # A pod still supervised has bars still open: they end now. A deleted one's end where
     # its marks end.
-    now = time.time_ns() if not meta.get("deleted_ns") else 0
+    now = time.time_ns() if meta is None or not meta.deleted_ns else 0
     chart = timeline.build(f"pod {args.namespace}/{args.pod}", marks, now)
     match args.output:
         case "svg":

@@ -45,12 +45,12 @@ def helper(words: Sequence[str]) -> int:
     with contextlib.suppress(OSError):
         for record in store.records():
             meta = record.meta()
-            if meta.get("deleted_ns") or not meta.get("name"):
+            if meta is None or meta.deleted_ns or not meta.name:
                 continue
             if kind == "pods":
-                names.add(str(meta["name"]))
-            else:
-                names.update(str(c) for c in record.status().get("containers", {}))
+                names.add(meta.name)
+            elif (status := record.status()) is not None:
+                names.update(c.name for c in status.containers)
     for name in sorted(names):
         print(name)
     return 0

@@ -5,7 +5,8 @@ begins as soon as StartContainer returns, so it runs alongside the
 entrypoint; a failure kills the container (preStop included). A kill runs
 preStop within the grace period and gives StopContainer what is left of it,
 never less than 2 s. Failures are recorded as events, never raised to the
-pod worker, except a runtime that cannot be reached.
+pod worker, except a runtime that cannot be reached. What happens to the container
+is reported through ``podmachine.ContainerState``'s transitions, never by setting a field.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from dataclasses import dataclass, field
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig, metrics, redact, volumes
@@ -22,7 +22,7 @@ from kubeletlite import manifest as m
 from kubeletlite.cri import RuntimeCallError
 from kubeletlite.hooks import HookResult, HookTarget, default_host, describe_handler
 from kubeletlite.node import Node
-from kubeletlite.podstate import Slot
+from kubeletlite.podmachine import ContainerState, SandboxState
 from kubeletlite.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -30,19 +30,8 @@ log = logging.getLogger(__name__)
 MIN_GRACE_SECONDS = 2  # the kubelet's minimumGracePeriodInSeconds
 
 
-@dataclass
-class SandboxHandle:
-    """The pod's current sandbox, as the pod worker maintains it."""
-
-    id: str = ""
-    attempt: int = 0
-    config: cri.PodSandboxConfig | None = None
-    pod_ip: str = ""
-    volume_paths: dict[str, str] = field(default_factory=dict)
-
-
 class ContainerLifecycle:
-    def __init__(self, pod: m.Pod, node: Node, recorder: Recorder, sandbox: SandboxHandle) -> None:
+    def __init__(self, pod: m.Pod, node: Node, recorder: Recorder, sandbox: SandboxState) -> None:
         self.pod = pod
         self.node = node
         self.recorder = recorder
@@ -50,17 +39,17 @@ class ContainerLifecycle:
 
     # -- start --------------------------------------------------------------------------
 
-    async def start(self, slot: Slot) -> bool:
+    async def start(self, slot: ContainerState) -> bool:
         """Start ``slot``'s next container and run its postStart; True if it is started."""
         container_id = await self._create_and_start(slot)
         if not container_id:
             return False
         if slot.spec.lifecycle.post_start is None:
-            slot.started = True
+            slot.start_completed()
             return True
         return await self.post_start(slot, container_id)
 
-    async def _create_and_start(self, slot: Slot) -> str:
+    async def _create_and_start(self, slot: ContainerState) -> str:
         image_ref = await self._ensure_image(slot)
         if image_ref is None:
             return ""
@@ -83,8 +72,7 @@ class ContainerLifecycle:
         except RuntimeCallError as exc:
             await self._failed(slot, "CreateContainerError", exc.details)
             return ""
-        slot.adopt(container_id, attempt)
-        slot.waiting_reason, slot.waiting_message, slot.hook_error = "ContainerCreating", "", ""
+        slot.created(container_id, attempt)
         await self._mark(slot, "created")
         await self.recorder.event(
             "Normal", "Created", f"Created container: {slot.spec.name}", slot.spec.name
@@ -98,17 +86,16 @@ class ContainerLifecycle:
         await self.recorder.event(
             "Normal", "Started", f"Started container {slot.spec.name}", slot.spec.name
         )
-        slot.waiting_reason = ""
+        slot.container_started()
         if previous:
             await self._remove_older_than(slot, previous)
         return container_id
 
-    async def _failed(self, slot: Slot, reason: str, message: str) -> None:
-        slot.waiting_reason, slot.waiting_message = reason, message
-        slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
+    async def _failed(self, slot: ContainerState, reason: str, message: str) -> None:
+        slot.start_failed(reason, message, self._retry_at())
         await self.recorder.event("Warning", "Failed", f"Error: {message}", slot.spec.name)
 
-    async def _ensure_image(self, slot: Slot) -> str | None:
+    async def _ensure_image(self, slot: ContainerState) -> str | None:
         """The image per pull policy; None (with events and a retry later) when unavailable."""
         image, policy, name = slot.spec.image, slot.spec.image_pull_policy, slot.spec.name
         present = await self.node.runtime.image_status(image)
@@ -136,9 +123,11 @@ class ContainerLifecycle:
         )
         return image_ref
 
-    async def _image_failed(self, slot: Slot, reason: str, message: str) -> None:
-        slot.waiting_reason, slot.waiting_message = reason, message
-        slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
+    def _retry_at(self) -> float:
+        return self.node.clock.monotonic() + self.node.options.backoff_initial
+
+    async def _image_failed(self, slot: ContainerState, reason: str, message: str) -> None:
+        slot.start_failed(reason, message, self._retry_at())
         name = slot.spec.name
         await self.recorder.event("Warning", "Failed", message, name)
         await self.recorder.event("Warning", "Failed", f"Error: {reason}", name)
@@ -172,7 +161,7 @@ class ContainerLifecycle:
         if user == 0:
             raise ValueError("container has runAsNonRoot and image will run as root")
 
-    async def _remove_older_than(self, slot: Slot, previous: str) -> None:
+    async def _remove_older_than(self, slot: ContainerState, previous: str) -> None:
         """Keep the current and the previous container of a name (for logs); remove older ones."""
         listed = await self.node.runtime.list_containers(
             {criconfig.POD_UID: self.pod.uid, criconfig.CONTAINER_NAME: slot.spec.name}
@@ -185,15 +174,14 @@ class ContainerLifecycle:
 
     # -- hooks --------------------------------------------------------------------------
 
-    async def post_start(self, slot: Slot, container_id: str) -> bool:
+    async def post_start(self, slot: ContainerState, container_id: str) -> bool:
         handler = slot.spec.lifecycle.post_start
         assert handler is not None
         result = await self._run_hook("PostStart", handler, slot, container_id)
         if result.ok:
-            slot.started = True
+            slot.start_completed()
             return True
-        slot.hook_error = result.message
-        slot.waiting_reason, slot.waiting_message = "PostStartHookError", result.message
+        slot.post_start_failed(result.message)
         await self.recorder.event(
             "Warning",
             "FailedPostStartHook",
@@ -205,7 +193,7 @@ class ContainerLifecycle:
         return False
 
     async def _run_hook(
-        self, kind: str, handler: m.Handler, slot: Slot, container_id: str
+        self, kind: str, handler: m.Handler, slot: ContainerState, container_id: str
     ) -> HookResult:
         target = HookTarget(self.pod, slot.spec, container_id, self.sandbox.pod_ip, slot.terminated)
         redactor = redact.for_container(slot.spec)
@@ -249,7 +237,7 @@ class ContainerLifecycle:
                 if not await self._is_running(container_id):
                     terminated.set()
 
-    async def _report_slow(self, kind: str, slot: Slot) -> None:
+    async def _report_slow(self, kind: str, slot: ContainerState) -> None:
         """Make a hung hook visible (the kubelet says nothing: kubernetes/kubernetes#30042)."""
         after = self.node.options.hook_warn_after
         await asyncio.sleep(after)
@@ -262,7 +250,9 @@ class ContainerLifecycle:
 
     # -- kill ---------------------------------------------------------------------------
 
-    async def kill(self, slot: Slot, message: str | None, grace_override: int | None) -> None:
+    async def kill(
+        self, slot: ContainerState, message: str | None, grace_override: int | None
+    ) -> None:
         """Killing event, preStop within the grace period, then StopContainer with the rest."""
         container_id = slot.container_id
         if not container_id:
@@ -286,7 +276,9 @@ class ContainerLifecycle:
                 raise
         await self._mark(slot, "stop.end")
 
-    async def _pre_stop(self, slot: Slot, handler: m.Handler, container_id: str, grace: int) -> int:
+    async def _pre_stop(
+        self, slot: ContainerState, handler: m.Handler, container_id: str, grace: int
+    ) -> int:
         """Run preStop within ``grace``; return the whole seconds it used, as the kubelet counts."""
         started = self.node.clock.monotonic()
         try:
@@ -324,7 +316,9 @@ class ContainerLifecycle:
             raise
         return status.state == cri.CONTAINER_RUNNING
 
-    async def _mark(self, slot: Slot, what: str, ok: bool | None = None, note: str = "") -> None:
+    async def _mark(
+        self, slot: ContainerState, what: str, ok: bool | None = None, note: str = ""
+    ) -> None:
         await self.recorder.mark(slot.spec.name, slot.container_id, what, ok, note)
 
 

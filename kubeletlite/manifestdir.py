@@ -1,6 +1,6 @@
 """The manifest folder of a running `serve`: registered by serve, found and written by apply.
 
-Each `serve` process leaves ``<state>/serve/<pid>.json`` naming its folder and
+Each `serve` process leaves a file in the state directory (``statedir``) naming its folder and
 holds an flock on it while it lives (the kernel drops the lock when it dies),
 so `apply` finds the folders of live serves only. `apply` writes each pod of
 a manifest as ``<namespace>_<name>.yaml`` (neither may contain ``_``), through
@@ -23,6 +23,8 @@ import yaml
 
 from kubeletlite import loader
 from kubeletlite.manifest import ManifestError
+from kubeletlite.records import ServeRegistration
+from kubeletlite.statedir import StateLayout
 
 
 class ApplyError(Exception):
@@ -40,13 +42,14 @@ class Applied:
 @contextlib.contextmanager
 def registered(state_dir: Path, manifest_dir: Path) -> Iterator[None]:
     """Register this process as the serve of ``manifest_dir`` while the block runs."""
-    folder = state_dir / "serve"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{os.getpid()}.json"
+    layout = StateLayout(state_dir)
+    layout.serve.mkdir(parents=True, exist_ok=True)
+    path = layout.serve_registration(os.getpid())
     handle: TextIO = open(path, "w")  # noqa: SIM115 (held open: the lock lives with it)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        handle.write(json.dumps({"manifestDir": str(manifest_dir.resolve()), "pid": os.getpid()}))
+        registration = ServeRegistration(str(manifest_dir.resolve()), os.getpid())
+        handle.write(json.dumps(registration.to_json()))
         handle.flush()
         yield
     finally:
@@ -58,10 +61,14 @@ def registered(state_dir: Path, manifest_dir: Path) -> Iterator[None]:
 def live_manifest_dirs(state_dir: Path) -> list[Path]:
     """The folders of the serves running on this state directory."""
     folders: set[Path] = set()
-    for path in sorted((state_dir / "serve").glob("*.json")):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            if _held(path):
-                folders.add(Path(json.loads(path.read_text())["manifestDir"]))
+    for path in sorted(StateLayout(state_dir).serve.glob("*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            if not _held(path):
+                continue
+            data = json.loads(path.read_text())
+            registration = ServeRegistration.from_json(data if isinstance(data, dict) else {})
+            if registration.manifest_dir:
+                folders.add(Path(registration.manifest_dir))
     return sorted(folders)
 
 

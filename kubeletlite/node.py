@@ -7,13 +7,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubeletlite import store
 from kubeletlite.backoff import CrashLoopBackOff
 from kubeletlite.clock import Clock, SystemClock
 from kubeletlite.criconfig import NodeFacts
 from kubeletlite.hooks import HookRunner
 from kubeletlite.pleg import Pleg
 from kubeletlite.runtimeapi import RuntimeAPI
+from kubeletlite.statedir import StateLayout
 from kubeletlite.store import StateStore
 
 DEFAULT_STATE_DIR = "/var/lib/kubelet-lite"
@@ -53,7 +53,7 @@ def read_facts(state_dir: Path, pod_logs_dir: str) -> NodeFacts:
         resolv = ""
     return NodeFacts(
         pod_logs_root=pod_logs_dir,
-        pods_root=str(state_dir / store.VOLUMES_DIR),
+        pods_root=str(StateLayout(state_dir).volumes),
         memory_capacity_bytes=_memory_capacity(),
         host_resolv_conf=resolv,
     )

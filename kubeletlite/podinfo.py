@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite import criconfig
+from kubeletlite import criconfig, podstate, records
 from kubeletlite.cri import RuntimeCallError, newest_sandboxes, recency
 from kubeletlite.recorder import is_supervised
+from kubeletlite.records import PodMeta, PodStatus
 from kubeletlite.runtimeapi import RuntimeAPI
 from kubeletlite.store import Event, Mark, PodRecord, StateStore
 
@@ -111,30 +112,44 @@ async def _pod_info(
     status = await runtime.pod_sandbox_status(sandbox.id)
     info.ip = status.network.ip
     saved = await asyncio.to_thread(_read_record, record, info)
-    names = _container_names(sandbox, listed)
-    for name in names:
+    views = []
+    for name in _container_names(sandbox, listed):
         of_name = sorted(
             (c for c in listed if c.metadata.name == name),
             key=recency,
         )
-        info.containers.append(await _container_info(runtime, name, of_name, saved.get(name, {})))
-    info.phase = saved.get("__phase__") or _phase_from_runtime(info, sandbox)
+        saved_container = saved.container(name) if saved is not None else None
+        container, view = await _container_info(runtime, name, of_name, saved_container)
+        info.containers.append(container)
+        views.append(view)
+    if info.supervised and saved is not None and saved.phase:
+        info.phase = saved.phase
+    elif views:
+        info.phase = podstate.compute_phase(_restart_policy(info), views)
+    else:
+        info.phase = podstate.PENDING  # a sandbox with nothing known to run in it yet
     return info
 
 
-def _read_record(record: PodRecord, info: PodInfo) -> dict[str, Any]:
-    """Load events, marks and the saved status into ``info``; return per-container saved state."""
+def _restart_policy(info: PodInfo) -> str:
+    """The policy the phase is computed with: no process restarts the containers of a pod
+    that nobody supervises, so for such a pod an exited container stays terminated."""
+    if not info.supervised:
+        return "Never"
+    spec = info.manifest.get("spec")
+    policy = spec.get("restartPolicy") if isinstance(spec, dict) else None
+    return policy if isinstance(policy, str) else "Always"
+
+
+def _read_record(record: PodRecord, info: PodInfo) -> PodStatus | None:
+    """Load events, marks and supervision into ``info``; return the saved status."""
     info.events = record.events()
     info.marks = record.marks()
     info.supervised = is_supervised(record)
     info.terminating = record.deletion() is not None
     meta = record.meta()
-    info.deleted_ns = int(meta.get("deleted_ns", 0))
-    status = record.status()
-    saved: dict[str, Any] = dict(status.get("containers", {}))
-    if info.supervised and status.get("phase"):
-        saved["__phase__"] = status["phase"]
-    return saved
+    info.deleted_ns = meta.deleted_ns if meta is not None else 0
+    return record.status()
 
 
 def _manifest(sandbox: cri.PodSandbox) -> dict[str, Any]:
@@ -160,9 +175,14 @@ def _container_names(sandbox: cri.PodSandbox, listed: list[cri.Container]) -> li
 
 
 async def _container_info(
-    runtime: RuntimeAPI, name: str, attempts: list[cri.Container], saved: dict[str, Any]
-) -> ContainerInfo:
+    runtime: RuntimeAPI,
+    name: str,
+    attempts: list[cri.Container],
+    saved: records.ContainerStatus | None,
+) -> tuple[ContainerInfo, podstate.ContainerView]:
+    """What to show of one container, and the view its pod's phase is computed from."""
     info = ContainerInfo(name=name)
+    current: cri.ContainerStatus | None = None
     if attempts:
         current = await runtime.container_status(attempts[-1].id)
         _fill_from_status(info, current)
@@ -175,7 +195,15 @@ async def _container_info(
                 if not exc.not_found:
                     raise
     _overlay_saved(info, saved)
-    return info
+    view = podstate.ContainerView(
+        name=name,
+        image=info.image,
+        container_id=info.container_id,
+        attempt=current.metadata.attempt if current is not None else -1,
+        status=current,
+        started=info.started,
+    )
+    return info, view
 
 
 def _fill_from_status(info: ContainerInfo, status: cri.ContainerStatus) -> None:
@@ -198,24 +226,20 @@ def _fill_from_status(info: ContainerInfo, status: cri.ContainerStatus) -> None:
             info.state, info.reason = "waiting", "ContainerCreating"
 
 
-def _overlay_saved(info: ContainerInfo, saved: dict[str, Any]) -> None:
+def _overlay_saved(info: ContainerInfo, saved: records.ContainerStatus | None) -> None:
     """The supervisor knows what the runtime does not: hooks and pending restarts."""
-    if not saved:
+    if saved is None:
         return
-    info.image = info.image or saved.get("image", "")
-    info.hook_error = saved.get("hookError", "")
-    info.termination_message = saved.get("terminationMessage", "")
-    if saved.get("containerId") != info.container_id and info.container_id:
+    info.image = info.image or saved.image
+    info.hook_error = saved.hook_error
+    info.termination_message = saved.termination_message
+    if saved.container_id != info.container_id and info.container_id:
         return
-    if saved.get("state") == "waiting":
-        info.state, info.reason, info.message = (
-            "waiting",
-            saved.get("reason", ""),
-            saved.get("message", ""),
-        )
+    if saved.state == records.WAITING_STATE:
+        info.state, info.reason, info.message = "waiting", saved.reason, saved.message
         info.started = False
     elif info.state == "running":
-        info.started = bool(saved.get("started", True))
+        info.started = saved.started
         if not info.started:
             info.state, info.reason, info.message = (
                 "waiting",
@@ -224,43 +248,35 @@ def _overlay_saved(info: ContainerInfo, saved: dict[str, Any]) -> None:
             )
 
 
-def _phase_from_runtime(info: PodInfo, sandbox: cri.PodSandbox) -> str:
-    states = [c.state for c in info.containers]
-    if any(s == "running" for s in states):
-        return "Running"
-    if states and all(s == "terminated" for s in states):
-        return "Succeeded" if all(c.exit_code == 0 for c in info.containers) else "Failed"
-    return "Pending"
-
-
 def _from_record_only(record: PodRecord) -> PodInfo:
-    meta = record.meta()
+    meta = record.meta() or PodMeta(namespace="", name="", uid="")
     info = PodInfo(
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        uid=meta.get("uid", ""),
-        created_ns=int(meta.get("created_ns", 0)),
-        source=meta.get("source", ""),
-        deleted_ns=int(meta.get("deleted_ns", 0)),
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid,
+        created_ns=meta.created_ns,
+        source=meta.source,
+        deleted_ns=meta.deleted_ns,
     )
     info.events = record.events()
     info.marks = record.marks()
     status = record.status()
-    info.phase = "Deleted" if info.deleted_ns else status.get("phase", "Unknown")
-    saved_containers: dict[str, Any] = status.get("containers", {})
-    for name in status.get("containerOrder", sorted(saved_containers)):
-        saved = saved_containers.get(name, {})
-        container = ContainerInfo(name=name, container_id=saved.get("containerId", ""))
-        container.image = saved.get("image", "")
-        container.image_ref = saved.get("imageRef", "")
-        container.state = saved.get("state", "terminated")
-        container.reason = saved.get("reason", saved.get("runtimeReason", ""))
-        container.message = saved.get("message", "")
-        container.exit_code = int(saved.get("exitCode", 0))
-        container.started_at = int(saved.get("startedAt", 0))
-        container.finished_at = int(saved.get("finishedAt", 0))
-        container.restart_count = int(saved.get("restartCount", 0))
-        container.hook_error = saved.get("hookError", "")
-        container.termination_message = saved.get("terminationMessage", "")
+    if info.deleted_ns:
+        info.phase = podstate.DELETED
+    else:
+        info.phase = status.phase if status is not None and status.phase else "Unknown"
+    for saved in status.containers if status is not None else ():
+        container = ContainerInfo(name=saved.name, container_id=saved.container_id)
+        container.image = saved.image
+        container.image_ref = saved.image_ref
+        container.state = saved.state
+        container.reason = saved.reason or saved.runtime_reason
+        container.message = saved.message
+        container.exit_code = saved.exit_code
+        container.started_at = saved.started_at
+        container.finished_at = saved.finished_at
+        container.restart_count = saved.restart_count
+        container.hook_error = saved.hook_error
+        container.termination_message = saved.termination_message
         info.containers.append(container)
     return info

@@ -25,12 +25,13 @@ from collections.abc import Coroutine
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite import criconfig, metrics, podstate, volumes
+from kubeletlite import criconfig, metrics, podstate, records, volumes
 from kubeletlite import manifest as m
 from kubeletlite.cri import RuntimeCallError, recency
-from kubeletlite.lifecycle import ContainerLifecycle, SandboxHandle
+from kubeletlite.lifecycle import ContainerLifecycle
 from kubeletlite.node import Node
-from kubeletlite.podstate import DELETED, TERMINAL, Slot
+from kubeletlite.podmachine import ContainerState, PodState
+from kubeletlite.podstate import DELETED, TERMINAL
 from kubeletlite.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -44,20 +45,24 @@ class PodWorker:
         self.manifest_json = manifest_json
         self.node = node
         self.recorder = Recorder(pod, node.store.pod(pod.namespace, pod.name, pod.uid))
-        self.sandbox = SandboxHandle()
+        self.state = PodState(pod)
+        self.sandbox = self.state.sandbox
         self.lifecycle = ContainerLifecycle(pod, node, self.recorder, self.sandbox)
-        self.slots = [Slot(spec=c) for c in pod.spec.containers]
-        self.phase = podstate.PENDING
+        self.containers = self.state.containers  # owned by self.state: changed by transitions
         self._policy = pod.spec.restart_policy
         self._wake = asyncio.Event()
         self._terminate = asyncio.Event()
         self._grace_override: int | None = None
         self._group: asyncio.TaskGroup | None = None
         self._start_tasks: set[asyncio.Task[None]] = set()
-        self._published: dict[str, Any] = {}
+        self._published: records.PodStatus | None = None
         self._sandbox_retry_at = 0.0
         self._began = self.node.clock.monotonic()
         self._ready = False
+
+    @property
+    def phase(self) -> str:
+        return self.state.phase
 
     # -- entry points -------------------------------------------------------------------
 
@@ -104,7 +109,7 @@ class PodWorker:
             try:
                 if await self._deletion_requested():
                     break
-                self.phase = await self._sync()
+                await self._sync()
             except RuntimeCallError as exc:
                 # The runtime may be restarting: keep the pod, try again next period.
                 log.warning("syncing %s: %s", self.pod.describe(), exc)
@@ -116,24 +121,22 @@ class PodWorker:
         await self._terminate_pod()
         return DELETED
 
-    async def _sync(self) -> str:
-        """One round of the kubelet's SyncPod; returns the pod phase after it."""
+    async def _sync(self) -> None:
+        """One round of the kubelet's SyncPod; the pod phase is computed after it."""
         if self.sandbox.id and await self._sandbox_ready():
             self._launch_starts()
-        elif not (self.sandbox.id and podstate.compute_phase(self._policy, self.slots) in TERMINAL):
+        elif not (self.sandbox.id and self.state.current_phase() in TERMINAL):
             # No usable sandbox, and the pod is not simply finished: (re)create it.
             await self._replace_sandbox()
-        phase = podstate.compute_phase(self._policy, self.slots)
-        self.phase = phase
+        self.state.update_phase()
         await self._publish()
-        return phase
 
     async def _idle(self) -> None:
         """Wait for the next relist, a finished task, a runtime event about this pod, a
         retry time or a termination request."""
         options = self.node.options
         now = self.node.clock.monotonic()
-        retries = [self._sandbox_retry_at, *(s.retry_at for s in self.slots)]
+        retries = [self._sandbox_retry_at, *(s.retry_at for s in self.containers)]
         # While a start and its hooks are in flight, the pod's status changes without
         # runtime events (a postStart failing, a preStop holding): keep relisting often.
         period = (
@@ -157,7 +160,7 @@ class PodWorker:
         request = await self.recorder.deletion()
         if request is None:
             return False
-        self._grace_override = request.get("grace_seconds")
+        self._grace_override = request.grace_seconds
         self._terminate.set()
         return True
 
@@ -169,30 +172,27 @@ class PodWorker:
         if not sandboxes:
             return False
         newest = max(sandboxes, key=recency)
-        self.sandbox.id = newest.id
-        self.sandbox.attempt = newest.metadata.attempt
+        self.sandbox.adopted(newest.id, newest.metadata.attempt)
         await self._prepare_sandbox_config()
         if newest.state == cri.SANDBOX_READY:
             status = await self.node.runtime.pod_sandbox_status(newest.id)
-            self.sandbox.pod_ip = status.network.ip
+            self.sandbox.observed(status.network.ip)
         log.info("adopted sandbox %s of pod %s", newest.id[:12], self.pod.describe())
         return True
 
     async def _prepare_sandbox_config(self) -> cri.PodSandboxConfig:
-        self.sandbox.volume_paths = await asyncio.to_thread(
-            volumes.prepare, self.pod, self.node.facts.pods_root
-        )
+        volume_paths = await asyncio.to_thread(volumes.prepare, self.pod, self.node.facts.pods_root)
         config = criconfig.sandbox_config(
             self.pod, self.sandbox.attempt, self.node.facts, self.manifest_json
         )
-        self.sandbox.config = config
+        self.sandbox.configured(config, volume_paths)
         return config
 
     async def _new_sandbox(self) -> None:
         try:
             config = await self._prepare_sandbox_config()
             await asyncio.to_thread(os.makedirs, config.log_directory, 0o755, True)
-            self.sandbox.id = await self.node.runtime.run_pod_sandbox(config)
+            self.sandbox.created(await self.node.runtime.run_pod_sandbox(config))
             status = await self.node.runtime.pod_sandbox_status(self.sandbox.id)
         except (RuntimeCallError, volumes.VolumeError, OSError) as exc:
             reason = (
@@ -201,7 +201,7 @@ class PodWorker:
             await self.recorder.event("Warning", reason, f"Failed to create pod sandbox: {exc}")
             self._sandbox_retry_at = self.node.clock.monotonic() + SANDBOX_RETRY_SECONDS
             return
-        self.sandbox.pod_ip = status.network.ip
+        self.sandbox.observed(status.network.ip)
 
     async def _sandbox_ready(self) -> bool:
         try:
@@ -210,7 +210,7 @@ class PodWorker:
             if exc.not_found:
                 return False
             raise
-        self.sandbox.pod_ip = status.network.ip
+        self.sandbox.observed(status.network.ip)
         return status.state == cri.SANDBOX_READY
 
     async def _replace_sandbox(self) -> None:
@@ -222,11 +222,7 @@ class PodWorker:
             await self._cancel_starts()
             await self._kill_running()
             await self._remove_sandbox()
-            self.sandbox.attempt += 1
-            for slot in self.slots:
-                # The attempt count stays: the next container is a restart.
-                slot.container_id, slot.status, slot.started = "", None, False
-                slot.terminated.set()
+            self.state.sandbox_replaced()
         if self.node.clock.monotonic() >= self._sandbox_retry_at:
             await self._new_sandbox()
 
@@ -237,7 +233,7 @@ class PodWorker:
             except RuntimeCallError as exc:
                 if not exc.not_found:
                     raise
-        self.sandbox.id = ""
+        self.sandbox.removed()
 
     # -- relist (the kubelet's PLEG) ----------------------------------------------------
 
@@ -252,7 +248,7 @@ class PodWorker:
             return
         listed = await self.node.runtime.list_containers({criconfig.POD_UID: self.pod.uid})
         mine = [c for c in listed if c.pod_sandbox_id == self.sandbox.id]
-        for slot in self.slots:
+        for slot in self.containers:
             if slot.starting:
                 continue
             candidates = [c for c in mine if c.metadata.name == slot.spec.name]
@@ -262,30 +258,26 @@ class PodWorker:
                     slot.adopt(newest.id, newest.metadata.attempt)
             await self._refresh(slot)
 
-    async def _refresh(self, slot: Slot) -> None:
+    async def _refresh(self, slot: ContainerState) -> None:
         if not slot.container_id:
             return
         try:
-            slot.status = await self.node.runtime.container_status(slot.container_id)
+            status = await self.node.runtime.container_status(slot.container_id)
         except RuntimeCallError as exc:
             if not exc.not_found:
                 raise
-            slot.container_id, slot.status = "", None
+            slot.vanished()
             return
-        if slot.exited:
-            slot.started = False
-            slot.terminated.set()
-            if slot.exit_seen_for != slot.container_id:
-                slot.exit_seen_for = slot.container_id
-                await self._on_exit(slot)
+        if slot.observed(status):
+            await self._on_exit(slot)
 
-    async def _on_exit(self, slot: Slot) -> None:
+    async def _on_exit(self, slot: ContainerState) -> None:
         status = slot.status
         assert status is not None
         path = volumes.termination_log_path(
             self.pod.uid, slot.spec.name, slot.attempt, self.node.facts.pods_root
         )
-        slot.termination_message = await asyncio.to_thread(volumes.read_termination_message, path)
+        slot.exit_recorded(await asyncio.to_thread(volumes.read_termination_message, path))
         note = f"exit code {status.exit_code} ({status.reason})"
         await self.recorder.mark(
             slot.spec.name, slot.container_id, "exited", status.exit_code == 0, note
@@ -302,7 +294,7 @@ class PodWorker:
             # Like SyncPod, the next round begins when this one's starts are done. Deciding
             # now would use up a crash-looping container's immediate restart for nothing.
             return
-        due = [slot for slot in self.slots if self._due_for_start(slot)]
+        due = [slot for slot in self.containers if self._due_for_start(slot)]
         if not due:
             return
         if parallel:
@@ -321,36 +313,34 @@ class PodWorker:
         self._start_tasks.discard(task)
         self._wake.set()
 
-    async def _start_in_order(self, due: list[Slot]) -> None:
+    async def _start_in_order(self, due: list[ContainerState]) -> None:
         """Like SyncPod: one after the other, each postStart done before the next start."""
         for slot in due:
             if self._terminate.is_set():
                 return
             await self._start(slot)
 
-    async def _start(self, slot: Slot) -> None:
-        slot.starting = True
-        try:
-            await self.lifecycle.start(slot)
-            self._note_ready()
-        except RuntimeCallError as exc:
-            slot.waiting_reason, slot.waiting_message = "RunContainerError", str(exc)
-            slot.retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
-        finally:
-            slot.starting = False
+    async def _start(self, slot: ContainerState) -> None:
+        with slot.starting_attempt():
+            try:
+                await self.lifecycle.start(slot)
+                self._note_ready()
+            except RuntimeCallError as exc:
+                retry_at = self.node.clock.monotonic() + self.node.options.backoff_initial
+                slot.start_failed("RunContainerError", str(exc), retry_at)
 
-    def _due_for_start(self, slot: Slot) -> bool:
+    def _due_for_start(self, slot: ContainerState) -> bool:
         if slot.starting or self.node.clock.monotonic() < slot.retry_at:
             return False
         if slot.status is None:
             return not slot.container_id
         if slot.created_only:
             return True
-        if not slot.exited or not podstate.restart_allowed(self._policy, slot):
+        if not slot.exited or not podstate.restart_allowed(self._policy, slot.view):
             return False
         return self._backoff_allows(slot)
 
-    def _backoff_allows(self, slot: Slot) -> bool:
+    def _backoff_allows(self, slot: ContainerState) -> bool:
         """The kubelet's doBackOff: restart now, or note the wait (and say so once)."""
         assert slot.status is not None
         key = self._backoff_key(slot)
@@ -360,20 +350,17 @@ class PodWorker:
             self.node.backoff.record_restart(key, finished, now)
             metrics.RESTARTS.inc()
             return True
-        slot.waiting_reason = "CrashLoopBackOff"
-        slot.waiting_message = (
+        message = (
             f"back-off {wait:.0f}s restarting failed container={slot.spec.name} "
             f"pod={self.pod.describe()}"
         )
-        slot.retry_at = self.node.clock.monotonic() + wait
-        if slot.backoff_reported_for != slot.container_id:
-            slot.backoff_reported_for = slot.container_id
+        if slot.backing_off(message, self.node.clock.monotonic() + wait):
             name, pod = slot.spec.name, self.pod.describe()
             message = f"Back-off restarting failed container {name} in pod {pod}"
             self._background(self.recorder.event("Warning", "BackOff", message, slot.spec.name))
         return False
 
-    def _backoff_key(self, slot: Slot) -> str:
+    def _backoff_key(self, slot: ContainerState) -> str:
         return f"{self.pod.uid}_{slot.spec.name}_{m.container_hash(self.pod, slot.spec.name)}"
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -391,7 +378,7 @@ class PodWorker:
         marks = await self.recorder.marks()
         created = {mark.container_id for mark in marks if mark.what == "created"}
         finished = {mark.container_id for mark in marks if mark.what == "postStart.end"}
-        for slot in self.slots:
+        for slot in self.containers:
             if not slot.running:
                 continue
             hook = slot.spec.lifecycle.post_start
@@ -403,19 +390,16 @@ class PodWorker:
                 )
                 self._spawn(self._resume_post_start(slot))
             else:
-                slot.started = True
+                slot.start_completed()
         self._note_ready()
 
-    async def _resume_post_start(self, slot: Slot) -> None:
-        slot.starting = True
-        try:
+    async def _resume_post_start(self, slot: ContainerState) -> None:
+        with slot.starting_attempt():
             await self.lifecycle.post_start(slot, slot.container_id)
             self._note_ready()
-        finally:
-            slot.starting = False
 
     def _note_ready(self) -> None:
-        if not self._ready and all(s.started for s in self.slots):
+        if not self._ready and self.state.all_started():
             self._ready = True
             metrics.POD_START_SECONDS.observe(self.node.clock.monotonic() - self._began)
 
@@ -430,10 +414,10 @@ class PodWorker:
 
     async def _kill_running(self) -> None:
         """Kill every running container of the pod, in parallel."""
-        for slot in self.slots:
+        for slot in self.containers:
             await self._refresh(slot)
         async with asyncio.TaskGroup() as group:
-            for slot in self.slots:
+            for slot in self.containers:
                 if slot.running:
                     group.create_task(self.lifecycle.kill(slot, None, self._grace_override))
 
@@ -442,7 +426,7 @@ class PodWorker:
         await self._cancel_starts()
         if self.sandbox.id:
             await self._kill_running()
-            for slot in self.slots:
+            for slot in self.containers:
                 # The last word on each container, kept in the record after removal.
                 await self._refresh(slot)
             await self._remove_sandbox()
@@ -451,13 +435,13 @@ class PodWorker:
             volumes.remove_pod_directories, self.pod.uid, self.node.facts.pods_root, log_dir
         )
         self._forget_backoff()
-        self.phase = DELETED
+        self.state.deleted()
         await self._publish()
         await self.recorder.deleted()
 
     def _forget_backoff(self) -> None:
         """The pod's containers never restart again: their back-off entries are history."""
-        for slot in self.slots:
+        for slot in self.containers:
             self.node.backoff.forget(self._backoff_key(slot))
 
     async def _finish(self) -> None:
@@ -473,22 +457,11 @@ class PodWorker:
 
     # -- status -------------------------------------------------------------------------
 
-    def status_document(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "podIP": self.sandbox.pod_ip,
-            "sandboxId": self.sandbox.id,
-            "containers": {
-                slot.spec.name: podstate.container_document(
-                    self._policy, slot, terminating=self._terminate.is_set()
-                )
-                for slot in self.slots
-            },
-            "containerOrder": [slot.spec.name for slot in self.slots],
-        }
+    def status(self) -> records.PodStatus:
+        return self.state.status(terminating=self._terminate.is_set())
 
     async def _publish(self) -> None:
-        document = self.status_document()
-        if document != self._published:
-            self._published = document
-            await self.recorder.publish(document)
+        status = self.status()
+        if status != self._published:
+            self._published = status
+            await self.recorder.publish(status)

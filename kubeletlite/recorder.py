@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from kubeletlite import manifest as m
 from kubeletlite import metrics
+from kubeletlite.records import DeletionRequest, PodMeta, PodStatus
 from kubeletlite.store import Event, Mark, PodRecord
 
 log = logging.getLogger("kubeletlite.events")
@@ -30,12 +31,12 @@ class Recorder:
         self._lock: TextIO | None = None
 
     async def init(self) -> None:
-        meta = {
-            "name": self.pod.name,
-            "namespace": self.pod.namespace,
-            "uid": self.pod.uid,
-            "source": self.pod.source,
-        }
+        meta = PodMeta(
+            namespace=self.pod.namespace,
+            name=self.pod.name,
+            uid=self.pod.uid,
+            source=self.pod.source,
+        )
         await asyncio.to_thread(self.record.init, meta)
 
     async def event(
@@ -67,10 +68,10 @@ class Recorder:
     async def marks(self) -> list[Mark]:
         return await asyncio.to_thread(self.record.marks)
 
-    async def deletion(self) -> dict[str, Any] | None:
+    async def deletion(self) -> DeletionRequest | None:
         return await asyncio.to_thread(self.record.deletion)
 
-    async def publish(self, status: dict[str, Any]) -> None:
+    async def publish(self, status: PodStatus) -> None:
         await asyncio.to_thread(self.record.write_status, status)
 
     async def deleted(self) -> None:

@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 
 from kubeletlite import manifest as m
+from kubeletlite import statedir
 
 # emptyDir with medium Memory lives on the node's shared-memory tmpfs.
 MEMORY_ROOT = Path("/dev/shm/kubelet-lite")
@@ -30,7 +31,7 @@ def prepare(pod: m.Pod, pods_root: str) -> dict[str, str]:
                 paths[volume.name] = path
             case m.EmptyDirVolume(medium=medium):
                 root = MEMORY_ROOT if medium == "Memory" else Path(pods_root)
-                directory = root / pod.uid / "empty-dir" / volume.name
+                directory = statedir.pod_volumes(root, pod.uid).empty_dir(volume.name)
                 directory.mkdir(parents=True, exist_ok=True)
                 directory.chmod(0o777)  # as the kubelet: writable by any user in the pod
                 paths[volume.name] = str(directory)
@@ -39,7 +40,7 @@ def prepare(pod: m.Pod, pods_root: str) -> dict[str, str]:
 
 def termination_log_path(pod_uid: str, container: str, attempt: int, pods_root: str) -> Path:
     """Where one container attempt's termination message is kept on the host."""
-    return Path(pods_root) / pod_uid / "containers" / container / f"termination-log-{attempt}"
+    return statedir.pod_volumes(pods_root, pod_uid).termination_log(container, attempt)
 
 
 def termination_log(pod: m.Pod, container: m.Container, attempt: int, pods_root: str) -> str:
@@ -60,7 +61,8 @@ def read_termination_message(path: Path, limit: int = 4096) -> str:
 
 
 def remove_pod_directories(pod_uid: str, pods_root: str, pod_log_directory: str) -> None:
-    for directory in (Path(pods_root) / pod_uid, MEMORY_ROOT / pod_uid, Path(pod_log_directory)):
+    volumes = (statedir.pod_volumes(root, pod_uid).directory for root in (pods_root, MEMORY_ROOT))
+    for directory in (*volumes, Path(pod_log_directory)):
         shutil.rmtree(directory, ignore_errors=True)
 
 

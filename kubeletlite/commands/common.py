@@ -62,9 +62,10 @@ def _namespaces_with(store: StateStore, name: str, namespace: str) -> list[str]:
     found = set()
     for record in store.records():
         meta = record.meta()
-        other = meta.get("name") == name and meta.get("namespace") != namespace
-        if other and not meta.get("deleted_ns"):
-            found.add(str(meta.get("namespace")))
+        if meta is None or meta.name != name or meta.namespace == namespace:
+            continue
+        if not meta.deleted_ns:
+            found.add(meta.namespace)
     return sorted(found)
 
 

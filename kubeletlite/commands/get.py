@@ -144,12 +144,14 @@ async def _get_events(args: argparse.Namespace) -> int:
         rows = []
         for record in store.records():
             meta = record.meta()
-            namespace, name = meta.get("namespace", ""), meta.get("name", "")
+            if meta is None:
+                continue
+            namespace, name = meta.namespace, meta.name
             if not args.all_namespaces and namespace != args.namespace:
                 continue
             if only is not None and name != only:
                 continue
-            rows += [(namespace, name, str(meta.get("uid", "")), e) for e in record.events()]
+            rows += [(namespace, name, meta.uid, e) for e in record.events()]
         return sorted(rows, key=lambda row: row[3].time_ns)
 
     rows = await asyncio.to_thread(collect)

@@ -230,7 +230,7 @@ def test_a_new_worker_adopts_the_running_pod_instead_of_recreating_it(tmp_path: 
             second = worker_for(yaml, node)
             task = asyncio.create_task(second.run())
             await asyncio.sleep(10)
-            assert [s.started for s in second.slots] == [True]
+            assert [s.started for s in second.containers] == [True]
             second.request_termination()
             await task
 
@@ -371,3 +371,32 @@ def test_a_completed_pod_forgets_its_back_off_entries(tmp_path: Path) -> None:
             return await task, node.backoff.entries()
 
     assert virtualtime.run(main()) == (SUCCEEDED, 0)
+
+
+def test_a_dead_sandbox_is_replaced_and_its_containers_restart_as_next_attempts(
+    tmp_path: Path,
+) -> None:
+    runtime = runtime_with(web=Behaviour())
+    yaml = pod_yaml("Always", container("web"))
+
+    async def main() -> tuple[int, int]:
+        async with fake_node(runtime, tmp_path) as node:
+            worker = worker_for(yaml, node)
+            task = asyncio.create_task(worker.run())
+            await wait_until(lambda: worker.phase == "Running")
+            first_sandbox = worker.sandbox.id
+            await runtime.stop_pod_sandbox(first_sandbox)  # the sandbox dies under the pod
+            await wait_until(lambda: len(runtime.when("started", "web")) == 2)
+            await wait_until(lambda: worker.phase == "Running")
+            assert worker.sandbox.id not in ("", first_sandbox)
+            status = worker.status()
+            worker.request_termination()
+            await task
+            return worker.sandbox.attempt, status.containers[0].restart_count
+
+    sandbox_attempt, restart_count = virtualtime.run(main())
+    assert (sandbox_attempt, restart_count) == (1, 1)
+    created = runtime.calls_to("create_container")
+    assert [call.args[1].metadata.attempt for call in created] == [0, 1]
+    sandboxes = runtime.calls_to("run_pod_sandbox")
+    assert [call.args[0].metadata.attempt for call in sandboxes] == [0, 1]

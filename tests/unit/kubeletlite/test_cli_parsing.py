@@ -11,6 +11,7 @@ import pytest
 from kubeletlite import cli, cliflags, completion
 from kubeletlite.commands import delete as delete_command
 from kubeletlite.commands.common import CommandError
+from kubeletlite.records import ContainerStatus, PodMeta, PodStatus
 from kubeletlite.store import StateStore
 
 
@@ -162,10 +163,11 @@ def test_completion_lists_live_pods_and_their_containers(
 ) -> None:
     store = StateStore(tmp_path)
     live = store.pod("shop", "web", "u1")
-    live.init({"name": "web", "namespace": "shop", "uid": "u1"})
-    live.write_status({"containers": {"nginx": {}, "sidecar": {}}})
+    live.init(PodMeta(name="web", namespace="shop", uid="u1"))
+    containers = (ContainerStatus(name="nginx"), ContainerStatus(name="sidecar"))
+    live.write_status(PodStatus(phase="Running", containers=containers))
     gone = store.pod("shop", "old", "u2")
-    gone.init({"name": "old", "namespace": "shop", "uid": "u2"})
+    gone.init(PodMeta(name="old", namespace="shop", uid="u2"))
     gone.mark_deleted()
     monkeypatch.setenv("KUBELETLITE_STATE_DIR", str(tmp_path))
     assert cli.main([completion.HELPER, "pods"]) == 0

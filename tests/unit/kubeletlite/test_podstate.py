@@ -1,13 +1,10 @@
-"""Restart policy, pod phase and reported container state: pure rules over slots."""
+"""Restart policy, pod phase and reported container state: pure rules over container views."""
 
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite import manifest as m
-from kubeletlite import podstate
-from kubeletlite.podstate import FAILED, PENDING, RUNNING, SUCCEEDED, Slot
-
-SPEC = m.Container(name="app", image="busybox:1.36", image_pull_policy="IfNotPresent")
+from kubeletlite import podstate, records
+from kubeletlite.podstate import FAILED, PENDING, RUNNING, SUCCEEDED, ContainerView
 
 
 def slot(
@@ -17,19 +14,23 @@ def slot(
     attempt: int = 0,
     started: bool | None = None,
     starting: bool = False,
-) -> Slot:
-    """A slot whose current container is in ``state`` (none: no container status yet)."""
-    s = Slot(spec=SPEC, starting=starting)
+    **fields: str,
+) -> ContainerView:
+    """A container whose current attempt is in ``state`` (none: no container status yet)."""
     if state == "none":
-        s.attempt = attempt if attempt else -1
-        return s
+        return ContainerView(
+            name="app",
+            image="busybox:1.36",
+            attempt=attempt if attempt else -1,
+            starting=starting,
+            **fields,
+        )
     states = {
         "created": cri.CONTAINER_CREATED,
         "running": cri.CONTAINER_RUNNING,
         "exited": cri.CONTAINER_EXITED,
     }
-    s.adopt(f"c{attempt}", attempt)
-    s.status = cri.ContainerStatus(
+    status = cri.ContainerStatus(
         id=f"c{attempt}",
         state=states[state],
         exit_code=exit_code,
@@ -38,8 +39,16 @@ def slot(
         reason="Error" if exit_code else ("Completed" if state == "exited" else ""),
         image_ref="sha256:abc",
     )
-    s.started = state == "running" if started is None else started
-    return s
+    return ContainerView(
+        name="app",
+        image="busybox:1.36",
+        container_id=f"c{attempt}",
+        attempt=attempt,
+        status=status,
+        started=state == "running" if started is None else started,
+        starting=starting,
+        **fields,
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,12 +72,12 @@ def test_on_failure_without_a_status_does_not_restart() -> None:
     assert podstate.restart_allowed("OnFailure", slot()) is False
 
 
-def test_a_slot_being_started_will_restart_whatever_the_policy() -> None:
+def test_a_container_being_started_will_restart_whatever_the_policy() -> None:
     assert podstate.will_restart("Never", slot("exited", 0, starting=True)) is True
     assert podstate.will_restart("Never", slot("running")) is False
 
 
-def test_slot_state_properties_and_next_attempt() -> None:
+def test_view_state_properties_and_next_attempt() -> None:
     fresh = slot()
     assert (fresh.running, fresh.exited, fresh.created_only) == (False, False, False)
     assert fresh.next_attempt() == 0
@@ -77,16 +86,6 @@ def test_slot_state_properties_and_next_attempt() -> None:
     third = slot("exited", 1, attempt=2)
     assert third.exited
     assert third.next_attempt() == 3
-
-
-def test_adopt_follows_a_new_container_with_a_fresh_termination_event() -> None:
-    s = slot("exited", 1, attempt=0)
-    s.terminated.set()
-    old_event = s.terminated
-    s.adopt("c1", 1)
-    assert (s.container_id, s.attempt, s.status) == ("c1", 1, None)
-    assert s.terminated is not old_event
-    assert not s.terminated.is_set()
 
 
 @pytest.mark.parametrize(
@@ -125,7 +124,7 @@ def test_adopt_follows_a_new_container_with_a_fresh_termination_event() -> None:
         ("Always", [slot("exited", 1, attempt=4), slot("running")], RUNNING),
     ],
 )
-def test_compute_phase(policy: str, slots: list[Slot], phase: str) -> None:
+def test_compute_phase(policy: str, slots: list[ContainerView], phase: str) -> None:
     assert podstate.compute_phase(policy, slots) == phase
 
 
@@ -133,37 +132,37 @@ def test_terminal_phases() -> None:
     assert frozenset({SUCCEEDED, FAILED}) == podstate.TERMINAL
 
 
-def test_document_of_a_started_running_container() -> None:
-    s = slot("running", attempt=2)
-    s.termination_message = "old message"
-    assert podstate.container_document("Always", s) == {
-        "containerId": "c2",
-        "restartCount": 2,
-        "started": True,
-        "image": "busybox:1.36",
-        "state": "running",
-        "startedAt": 1_000,
-        "finishedAt": 0,
-        "exitCode": 0,
-        "runtimeReason": "",
-        "imageRef": "sha256:abc",
-        "terminationMessage": "old message",
-    }
+def test_status_of_a_started_running_container() -> None:
+    s = slot("running", attempt=2, termination_message="old message")
+    assert podstate.container_status("Always", s) == records.ContainerStatus(
+        name="app",
+        container_id="c2",
+        restart_count=2,
+        started=True,
+        image="busybox:1.36",
+        state="running",
+        started_at=1_000,
+        finished_at=0,
+        exit_code=0,
+        runtime_reason="",
+        image_ref="sha256:abc",
+        termination_message="old message",
+    )
 
 
 def test_running_container_whose_post_start_has_not_finished_is_waiting() -> None:
-    document = podstate.container_document("Always", slot("running", started=False))
-    assert document["state"] == "waiting"
-    assert document["reason"] == "ContainerCreating"
-    assert document["started"] is False
-    assert document["message"] == "postStart hook running"
+    status = podstate.container_status("Always", slot("running", started=False))
+    assert status.state == "waiting"
+    assert status.reason == "ContainerCreating"
+    assert status.started is False
+    assert status.message == "postStart hook running"
 
 
 def test_a_container_not_created_yet_is_waiting_container_creating() -> None:
-    document = podstate.container_document("Always", slot())
-    assert (document["state"], document["reason"]) == ("waiting", "ContainerCreating")
-    assert (document["containerId"], document["restartCount"]) == ("", 0)
-    assert "exitCode" not in document
+    status = podstate.container_status("Always", slot())
+    assert (status.state, status.reason) == ("waiting", "ContainerCreating")
+    assert (status.container_id, status.restart_count) == ("", 0)
+    assert (status.exit_code, status.started_at, status.image_ref) == (0, 0, "")
 
 
 @pytest.mark.parametrize(
@@ -179,36 +178,40 @@ def test_a_container_not_created_yet_is_waiting_container_creating() -> None:
 def test_exited_container_is_terminated_or_in_crash_loop_by_policy(
     policy: str, exit_code: int, state: str
 ) -> None:
-    document = podstate.container_document(policy, slot("exited", exit_code))
-    assert document["state"] == state
-    assert document["exitCode"] == exit_code
-    assert document["finishedAt"] == 2_000
+    status = podstate.container_status(policy, slot("exited", exit_code))
+    assert status.state == state
+    assert status.exit_code == exit_code
+    assert status.finished_at == 2_000
     if state == "waiting":
-        assert document["reason"] == "CrashLoopBackOff"
+        assert status.reason == "CrashLoopBackOff"
     else:
-        assert "reason" not in document
-        assert document["runtimeReason"] == ("Error" if exit_code else "Completed")
+        assert status.reason == ""
+        assert status.runtime_reason == ("Error" if exit_code else "Completed")
 
 
 def test_waiting_reason_and_hook_error_are_reported() -> None:
-    s = slot("exited", 137)
-    s.waiting_reason, s.waiting_message = "PostStartHookError", "hook failed"
-    s.hook_error = "Exec lifecycle hook ([false]) ..."
-    document = podstate.container_document("Always", s)
-    assert (document["state"], document["reason"], document["message"]) == (
+    s = slot(
+        "exited",
+        137,
+        waiting_reason="PostStartHookError",
+        waiting_message="hook failed",
+        hook_error="Exec lifecycle hook ([false]) ...",
+    )
+    status = podstate.container_status("Always", s)
+    assert (status.state, status.reason, status.message) == (
         "waiting",
         "PostStartHookError",
         "hook failed",
     )
-    assert document["hookError"] == "Exec lifecycle hook ([false]) ..."
+    assert status.hook_error == "Exec lifecycle hook ([false]) ..."
 
 
 def test_an_exited_container_being_restarted_is_waiting_even_under_never() -> None:
-    document = podstate.container_document("Never", slot("exited", 0, starting=True))
-    assert (document["state"], document["reason"]) == ("waiting", "CrashLoopBackOff")
+    status = podstate.container_status("Never", slot("exited", 0, starting=True))
+    assert (status.state, status.reason) == ("waiting", "CrashLoopBackOff")
 
 
 def test_an_exited_container_of_a_terminating_pod_is_terminated_whatever_the_policy():
-    document = podstate.container_document("Always", slot("exited", 0), terminating=True)
-    assert document["state"] == "terminated"
-    assert podstate.container_document("Always", slot("exited", 0))["state"] == "waiting"
+    status = podstate.container_status("Always", slot("exited", 0), terminating=True)
+    assert status.state == "terminated"
+    assert podstate.container_status("Always", slot("exited", 0)).state == "waiting"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kubeletlite.records import SCHEMA_VERSION, ContainerStatus, PodMeta, PodStatus
 from kubeletlite.store import Event, Mark, PodRecord, StateStore, pod_key
 
 
@@ -23,20 +24,22 @@ def test_pod_record_lives_under_pods_by_namespace_name_and_uid(store: StateStore
 
 def test_init_writes_meta_once(store: StateStore) -> None:
     record = store.pod("shop", "web", "u-1")
-    record.init({"namespace": "shop", "name": "web", "uid": "u-1", "source": "web.yaml"})
+    record.init(PodMeta(namespace="shop", name="web", uid="u-1", source="web.yaml"))
     meta = record.meta()
-    assert meta["source"] == "web.yaml"
-    assert isinstance(meta["created_ns"], int)
-    record.init({"namespace": "shop", "name": "web", "uid": "u-1", "source": "changed.yaml"})
+    assert meta is not None
+    assert (meta.source, meta.version, meta.deleted_ns) == ("web.yaml", SCHEMA_VERSION, 0)
+    assert meta.created_ns > 0
+    record.init(PodMeta(namespace="shop", name="web", uid="u-1", source="changed.yaml"))
     assert record.meta() == meta
+    assert json.loads(record.files.meta.read_text())["version"] == SCHEMA_VERSION
 
 
 def test_a_missing_record_reads_as_empty(store: StateStore) -> None:
     record = store.pod("shop", "ghost", "u-0")
-    assert record.meta() == {}
+    assert record.meta() is None
     assert record.events() == []
     assert record.marks() == []
-    assert record.status() == {}
+    assert record.status() is None
     assert record.deletion() is None
     assert store.records() == []
 
@@ -81,9 +84,19 @@ def test_unreadable_lines_are_skipped(store: StateStore) -> None:
 
 def test_status_write_and_read(store: StateStore) -> None:
     record = store.pod("shop", "web", "u-1")
-    record.write_status({"phase": "Running", "containers": {"app": {"state": "running"}}})
-    record.write_status({"phase": "Succeeded", "containers": {}})
-    assert record.status() == {"phase": "Succeeded", "containers": {}}
+    running = PodStatus(
+        phase="Running",
+        pod_ip="10.88.0.4",
+        sandbox_id="s1",
+        containers=(
+            ContainerStatus(name="app", container_id="c1", state="running", started=True),
+            ContainerStatus(name="sidecar", state="waiting", reason="ContainerCreating"),
+        ),
+    )
+    record.write_status(running)
+    assert record.status() == running
+    record.write_status(PodStatus(phase="Succeeded"))
+    assert record.status() == PodStatus(phase="Succeeded")
     # Written whole, with no temporary file left behind.
     assert sorted(p.name for p in record.directory.iterdir()) == ["status.json"]
 
@@ -92,9 +105,27 @@ def test_status_that_is_not_an_object_reads_as_empty(store: StateStore) -> None:
     record = store.pod("shop", "web", "u-1")
     record.directory.mkdir(parents=True)
     (record.directory / "status.json").write_text("[1, 2]")
-    assert record.status() == {}
+    assert record.status() is None
     (record.directory / "status.json").write_text("{not json")
-    assert record.status() == {}
+    assert record.status() is None
+
+
+def test_status_fields_of_the_wrong_type_read_as_their_defaults(store: StateStore) -> None:
+    record = store.pod("shop", "web", "u-1")
+    record.directory.mkdir(parents=True)
+    document = {
+        "phase": 3,
+        "containers": {"app": {"state": "exploded", "exitCode": "1", "started": "yes"}, "x": 1},
+        "containerOrder": ["app", 7],
+    }
+    (record.directory / "status.json").write_text(json.dumps(document))
+    status = record.status()
+    assert status is not None
+    assert status.phase == ""
+    assert status.containers == (
+        ContainerStatus(name="app", state="terminated"),
+        ContainerStatus(name="x", state="terminated"),
+    )
 
 
 def test_deletion_marker(store: StateStore) -> None:
@@ -102,24 +133,28 @@ def test_deletion_marker(store: StateStore) -> None:
     record.request_deletion(5)
     deletion = record.deletion()
     assert deletion is not None
-    assert deletion["grace_seconds"] == 5
-    assert isinstance(deletion["time_ns"], int)
+    assert deletion.grace_seconds == 5
+    assert deletion.time_ns > 0
     record.request_deletion(None)
-    assert record.deletion() is not None
-    assert record.deletion()["grace_seconds"] is None  # type: ignore[index]
+    again = record.deletion()
+    assert again is not None
+    assert again.grace_seconds is None
 
 
 def test_mark_deleted_records_the_time_and_clears_the_marker(store: StateStore) -> None:
     record = store.pod("shop", "web", "u-1")
-    record.init({"namespace": "shop", "name": "web", "uid": "u-1"})
+    record.init(PodMeta(namespace="shop", name="web", uid="u-1"))
     record.request_deletion(30)
     record.mark_deleted()
     meta = record.meta()
-    assert meta["deleted_ns"] >= meta["created_ns"]
-    assert meta["name"] == "web"
+    assert meta is not None
+    assert meta.deleted_ns >= meta.created_ns
+    assert meta.name == "web"
     assert record.deletion() is None
     record.mark_deleted()  # again, with no marker: fine
-    assert record.meta()["deleted_ns"] >= meta["deleted_ns"]
+    again = record.meta()
+    assert again is not None
+    assert again.deleted_ns >= meta.deleted_ns
 
 
 def test_records_and_find_newest_first(store: StateStore) -> None:
@@ -185,7 +220,7 @@ def test_concurrent_status_writes_from_threads_all_succeed(store: StateStore) ->
         start.wait()
         for n in range(each):
             try:
-                record.write_status({"writer": writer, "n": n})
+                record.write_status(PodStatus(phase=f"{writer}/{n}"))
             except OSError as exc:
                 errors.append(exc)
 
@@ -195,5 +230,23 @@ def test_concurrent_status_writes_from_threads_all_succeed(store: StateStore) ->
     for thread in threads:
         thread.join()
     assert errors == []
-    assert record.status()["n"] == each - 1
+    status = record.status()
+    assert status is not None
+    assert status.phase.endswith(f"/{each - 1}")
     assert sorted(p.name for p in record.directory.iterdir()) == ["status.json"]
+
+
+def test_lines_with_unknown_keys_read_and_lines_that_are_not_records_are_skipped(
+    store: StateStore,
+) -> None:
+    record = store.pod("shop", "web", "u-1")
+    record.add_mark(Mark("app", "c1", "started", time_ns=10))
+    with record.files.timeline.open("a") as handle:
+        later = {"container": "app", "container_id": "c1", "what": "exited", "time_ns": 20}
+        handle.write(json.dumps({**later, "added_later": 1}) + "\n")
+        handle.write(json.dumps({"what": "no container"}) + "\n")
+        handle.write("[1, 2]\n")
+    assert record.marks() == [
+        Mark("app", "c1", "started", time_ns=10),
+        Mark("app", "c1", "exited", time_ns=20),
+    ]
