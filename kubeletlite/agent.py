@@ -13,7 +13,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -26,25 +25,18 @@ from kubeletlite.cri import RuntimeClient, newest_sandboxes
 from kubeletlite.hooks import HookRunner
 from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
-from kubeletlite.node import AgentOptions, Node, load_facts
+from kubeletlite.node import Node, load_facts
 from kubeletlite.pleg import EventedPleg, EventSource, Pleg, stop_task
 from kubeletlite.podworker import PodWorker
 from kubeletlite.recorder import AlreadySupervised, is_supervised
 from kubeletlite.runtimeapi import RuntimeAPI
+from kubeletlite.settings import AgentSettings
 from kubeletlite.store import PodRecord, StateStore
 
 log = logging.getLogger(__name__)
 
 # How long `delete` waits for a supervising process beyond the grace period.
 DELETE_MARGIN_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class AgentSettings:
-    runtime_endpoint: str
-    state_dir: Path
-    pod_logs_dir: str
-    options: AgentOptions
 
 
 class Agent:

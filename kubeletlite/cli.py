@@ -46,7 +46,7 @@ from kubeletlite import (
     timeline_svg,
     views,
 )
-from kubeletlite.agent import Agent, AgentSettings
+from kubeletlite.agent import Agent
 from kubeletlite.commands import delete as delete_command
 from kubeletlite.commands import get as get_command
 from kubeletlite.commands import logs as logs_command
@@ -62,10 +62,10 @@ from kubeletlite.commands.common import (
 from kubeletlite.cri import RuntimeCallError
 from kubeletlite.loader import LoadedPod
 from kubeletlite.manifest import ManifestError
-from kubeletlite.node import DEFAULT_POD_LOGS_DIR, AgentOptions
 from kubeletlite.pullprogress import PullProgress
 from kubeletlite.recorder import AlreadySupervised
 from kubeletlite.runtimeapi import RuntimeAPI
+from kubeletlite.settings import DEFAULT_POD_LOGS_DIR, AgentOptions, AgentSettings
 from kubeletlite.store import StateStore
 
 EXIT_FAILED = 1

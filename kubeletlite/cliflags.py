@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeletlite.cri import DEFAULT_ENDPOINT
-from kubeletlite.node import DEFAULT_STATE_DIR
+from kubeletlite.settings import DEFAULT_STATE_DIR
 
 
 class FlagError(Exception):

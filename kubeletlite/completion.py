@@ -17,7 +17,7 @@ from typing import Any
 
 import shtab
 
-from kubeletlite.node import DEFAULT_STATE_DIR
+from kubeletlite.settings import DEFAULT_STATE_DIR
 from kubeletlite.store import StateStore
 
 SHELLS = ("bash", "zsh")

@@ -18,6 +18,7 @@ from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import manifest as m
+from kubeletlite.settings import NodeFacts
 
 # Labels (selectable).
 POD_NAME = "io.kubernetes.pod.name"
@@ -55,16 +56,6 @@ _PROPAGATION = {
     "HostToContainer": cri.PROPAGATION_HOST_TO_CONTAINER,
     "Bidirectional": cri.PROPAGATION_BIDIRECTIONAL,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class NodeFacts:
-    """What the pod configs depend on about the node, read once by the caller."""
-
-    pod_logs_root: str  # e.g. /var/log/pods
-    pods_root: str  # per-pod directories (emptyDir volumes, termination logs)
-    memory_capacity_bytes: int
-    host_resolv_conf: str  # contents of the node's /etc/resolv.conf
 
 
 def pod_log_directory(pod: m.Pod, facts: NodeFacts) -> str:

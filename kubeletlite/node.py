@@ -9,28 +9,12 @@ from pathlib import Path
 
 from kubeletlite.backoff import CrashLoopBackOff
 from kubeletlite.clock import Clock, SystemClock
-from kubeletlite.criconfig import NodeFacts
 from kubeletlite.hooks import HookRunner
 from kubeletlite.pleg import Pleg
 from kubeletlite.runtimeapi import RuntimeAPI
+from kubeletlite.settings import AgentOptions, NodeFacts
 from kubeletlite.statedir import StateLayout
 from kubeletlite.store import StateStore
-
-DEFAULT_STATE_DIR = "/var/lib/kubelet-lite"
-DEFAULT_POD_LOGS_DIR = "/var/log/pods"
-
-
-@dataclass(frozen=True, slots=True)
-class AgentOptions:
-    relist_period: float = 1.0  # how often runtime state is re-read (the kubelet's PLEG: 1 s)
-    # With the runtime's container events: relisting is only a safety net (the kubelet: 300 s).
-    evented_relist_period: float = 60.0
-    container_events: bool = True  # use GetContainerEvents where the runtime serves it
-    hook_timeout: float | None = None  # None: hooks may run forever, as in the kubelet
-    hook_warn_after: float = 30.0  # a "still running" event after this long
-    parallel_start: bool = False  # start containers without waiting for the previous postStart
-    backoff_initial: float = 10.0
-    backoff_max: float = 300.0
 
 
 @dataclass

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from kubeletlite import podinfo
-from kubeletlite.agent import Agent, AgentSettings
+from kubeletlite.agent import Agent
 from kubeletlite.commands.common import (
     POD,
     CommandError,
@@ -16,7 +16,7 @@ from kubeletlite.commands.common import (
     not_found,
     runtime_client,
 )
-from kubeletlite.node import DEFAULT_POD_LOGS_DIR, AgentOptions
+from kubeletlite.settings import DEFAULT_POD_LOGS_DIR, AgentOptions, AgentSettings
 from kubeletlite.store import StateStore
 
 

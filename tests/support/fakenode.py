@@ -10,10 +10,10 @@ import aiohttp
 
 from kubeletlite import loader
 from kubeletlite.backoff import CrashLoopBackOff
-from kubeletlite.criconfig import NodeFacts
 from kubeletlite.hooks import HookRunner
-from kubeletlite.node import AgentOptions, Node
+from kubeletlite.node import Node
 from kubeletlite.podworker import PodWorker
+from kubeletlite.settings import AgentOptions, NodeFacts
 from kubeletlite.store import StateStore
 from tests.support.fakeruntime import FakeRuntime
 from tests.support.virtualtime import LoopClock

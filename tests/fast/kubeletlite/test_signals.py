@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kubeletlite import loader, signals
-from kubeletlite.agent import Agent, AgentSettings
-from kubeletlite.node import AgentOptions
+from kubeletlite.agent import Agent
+from kubeletlite.settings import AgentOptions, AgentSettings
 from tests.support.fakeruntime import Behaviour, ExecScript, FakeRuntime
 
 IMAGE = "127.0.0.1:5000/busybox:1.35"

@@ -9,7 +9,8 @@ import yaml
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import criconfig
 from kubeletlite import manifest as m
-from kubeletlite.criconfig import ContainerInputs, NodeFacts
+from kubeletlite.criconfig import ContainerInputs
+from kubeletlite.settings import NodeFacts
 
 GIB = 1024**3
 RESOLV_CONF = """\
