@@ -5,16 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import grpc
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
+from shim.backend import JSON
 from shim.docker import DockerClient
+from shim.errors import DockerAPIError
 from shim.streaming.server import StreamingOptions, StreamingServer
 from shim.streaming.tokens import StreamIssuer, TokenCache
-from tests.fast.shim.test_rpc_edge import fake_docker, rpc_error, running_container
-from tests.support.fakeshim import backend_for, serving
+from tests.fast.shim.test_rpc_edge import (
+    BUSYBOX,
+    fake_docker,
+    rpc_error,
+    running_container,
+    sandbox_config,
+)
+from tests.support.fakedocker import FakeDocker
+from tests.support.fakeshim import INFRA_IMAGE, backend_for, serving
 
 
 @pytest.mark.parametrize(
@@ -34,6 +44,59 @@ async def test_exec_bounds_its_command_as_exec_sync_does(cmd: list[str], field: 
         )
     assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert failure.details().startswith(field), failure.details()
+
+
+# -- a CreateContainer whose client gives up ---------------------------------------------
+
+
+@dataclass
+class DockerdThatFinishes(FakeDocker):
+    """dockerd's create as seen from a client that hangs up: it goes on, holding the name.
+
+    The name is taken when the request arrives, the container can be
+    inspected once it is created (after ``gate``), and a cancelled request
+    still creates it.
+    """
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    reserved: set[str] = field(default_factory=set)
+
+    async def create_container(self, name: str, body: JSON) -> str:
+        if name in self.reserved:
+            raise DockerAPIError(409, f'Conflict. The container name "/{name}" is already in use')
+        if not name.startswith("k8s_app_"):
+            return await super().create_container(name, body)
+        self.reserved.add(name)
+        return await asyncio.shield(asyncio.ensure_future(self._create_later(name, body)))
+
+    async def _create_later(self, name: str, body: JSON) -> str:
+        await self.gate.wait()
+        self.reserved.discard(name)
+        return await FakeDocker.create_container(self, name, body)
+
+
+async def test_a_retry_of_a_create_container_whose_client_gave_up_succeeds() -> None:
+    docker = DockerdThatFinishes()
+    docker.add_image(INFRA_IMAGE)
+    docker.add_image(BUSYBOX)
+    config = sandbox_config("gave-up")
+    request = cri.CreateContainerRequest(
+        config=cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="app"), image=cri.ImageSpec(image=BUSYBOX)
+        ),
+        sandbox_config=config,
+    )
+    async with serving(backend_for(docker)) as (runtime, _images):
+        sandbox = await runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config))
+        request.pod_sandbox_id = sandbox.pod_sandbox_id
+        gave_up = await rpc_error(runtime.CreateContainer(request, timeout=0.2))
+        retry = asyncio.ensure_future(runtime.CreateContainer(request, timeout=30))
+        await asyncio.sleep(0.2)  # the retry arrives while dockerd still creates the first
+        docker.gate.set()
+        created = await retry
+    assert gave_up.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    apps = [c["Id"] for c in docker.containers.values() if c["Name"].startswith("/k8s_app_")]
+    assert apps == [created.container_id]  # the abandoned one was rolled back
 
 
 # -- the streaming server against slow and silent clients (slowloris) ---------------------
