@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from tests.support.cri import Workspace
+from tests.support.cri import Workspace, eventually
 
 pytestmark = pytest.mark.fault
 
@@ -35,3 +35,23 @@ async def test_a_removal_retried_while_dockerd_still_removes_succeeds(
             await docker.containers.container(container_id).show()
         assert gone.value.status == 404
     assert grpc.StatusCode.DEADLINE_EXCEEDED in outcomes  # some client did give up
+
+
+async def test_an_exec_sync_whose_client_gave_up_leaves_no_process(workspace: Workspace) -> None:
+    pod_id, pod = await workspace.run_pod(workspace.pod_config("execgone", host_network=True))
+    config = workspace.container_config("c", ["sleep", "3600"])
+    container_id = await workspace.run_container(pod_id, pod, config)
+    commands = []
+    for index, timeout in enumerate((0.02, 0.05, 0.1, 0.2, 0.4)):
+        command = f"sleep 43{index}9"
+        commands.append(command)
+        request = pb.ExecSyncRequest(container_id=container_id, cmd=command.split())
+        with pytest.raises(grpc.aio.AioRpcError) as gave_up:
+            await workspace.cri.runtime.ExecSync(request, timeout=timeout)
+        assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    async def none_left() -> bool:
+        listed = await workspace.exec(container_id, "ps")
+        return not any(c in listed.stdout.decode() for c in commands)
+
+    await eventually(none_left)
