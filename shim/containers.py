@@ -7,8 +7,8 @@ import logging
 
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import convert, createspec, dockerfilters, labels, logs, naming, resolve, validate
-from shim.backend import Backend, ignore_not_found
-from shim.deadline import finish_even_if_abandoned
+from shim.backend import JSON, Backend, ignore_not_found
+from shim.deadline import abandoned_settled, finish_even_if_abandoned
 from shim.errors import DockerAPIError, FailedPrecondition, InvalidArgument, refused_request
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,13 @@ async def create_container(
     name = naming.container_name(
         config.metadata.name, config.metadata.attempt, meta.name, meta.namespace, meta.uid
     )
-    try:
-        container_id = await backend.create_named(
-            name,
-            body,
-            lambda stale: ignore_not_found(lambda: backend.docker.remove_container(stale)),
-        )
-    except DockerAPIError as exc:
-        raise refused_request(exc, "config") from exc
+    # As for sandboxes: a client that gives up (a short deadline) must not leave a
+    # container whose name its retry then meets while dockerd still creates it.
+    work = f"creating container {name}"
+    await abandoned_settled(work)
+    container_id = await finish_even_if_abandoned(
+        _create(backend, name, body), work, undo=lambda created: _remove_quietly(backend, created)
+    )
     backend.note_created(container_id, logs.location(body["Labels"]), config.tty)
     log.info(
         "created container %s (%s)",
@@ -47,6 +46,17 @@ async def create_container(
         },
     )
     return cri.CreateContainerResponse(container_id=container_id)
+
+
+async def _create(backend: Backend, name: str, body: JSON) -> str:
+    try:
+        return await backend.create_named(name, body, lambda stale: _remove_quietly(backend, stale))
+    except DockerAPIError as exc:
+        raise refused_request(exc, "config") from exc
+
+
+async def _remove_quietly(backend: Backend, container_id: str) -> None:
+    await ignore_not_found(lambda: backend.docker.remove_container(container_id))
 
 
 async def start_container(

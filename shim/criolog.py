@@ -58,20 +58,46 @@ def parse_tail(tail: bytes) -> list[LogLine]:
     return [p for p in (parse(raw) for raw in tail.split(b"\n") if raw) if p is not None]
 
 
-class RecentLines:
-    """The lines copied within the resume window, to resume without a file read."""
+# What RecentLines keeps, at most: a container writing 100 MB/s would otherwise
+# make the shim hold the 400 MB of its last two windows.
+RECENT_BYTES = 4 * 1024 * 1024
 
-    def __init__(self) -> None:
+
+class RecentLines:
+    """The lines copied within the resume window, to resume without a file read.
+
+    Bounded by :data:`RECENT_BYTES` too: lines dropped for room raise the
+    resume point's floor past their timestamps, so a resumed copy never asks
+    dockerd for them again (which would write them twice).
+    """
+
+    def __init__(self, max_bytes: int = RECENT_BYTES) -> None:
         self._lines: deque[tuple[int, LogLine]] = deque()
         self._newest = 0
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._floor = 0  # the newest timestamp of a line dropped for room
 
     def add(self, line: LogLine) -> None:
         ns = docker_time_ns(line.timestamp)
         self._newest = max(self._newest, ns)
         self._lines.append((ns, line))
+        self._bytes += len(line.text)
         # Keep twice the window: lines arrive only roughly in timestamp order.
         while self._lines and self._lines[0][0] < self._newest - 2 * RESUME_WINDOW_NS:
-            self._lines.popleft()
+            self._drop()
+        while self._bytes > self._max_bytes and len(self._lines) > 1:
+            self._floor = max(self._floor, self._drop())
+
+    def _drop(self) -> int:
+        ns, line = self._lines.popleft()
+        self._bytes -= len(line.text)
+        return ns
 
     def resume_point(self) -> ResumePoint | None:
-        return resume_point(line for _, line in self._lines)
+        point = resume_point(line for _, line in self._lines)
+        if point is None or point.since_ns > self._floor:
+            return point
+        since = self._floor + 1
+        seen = frozenset(line for ns, line in self._lines if ns >= since)
+        return ResumePoint(since_ns=since, seen=seen)

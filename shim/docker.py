@@ -53,6 +53,10 @@ HIJACK_COALESCE = 64 * 1024
 HIJACK_LINGER = 0.001
 HIJACK_FLOWING = 0.005
 
+# A removal another request runs is watched every 10 ms, backing off to 200 ms.
+REMOVAL_POLL_FIRST = 0.01
+REMOVAL_POLL_MAX = 0.2
+
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
 # What dockerd can resolve as a container id, id prefix or name. Anything else
 # would be read as another API path ("." is the container list itself), so it
@@ -304,7 +308,33 @@ class DockerClient:
 
     async def remove_container(self, container_id: str) -> None:
         container = self._docker.containers.container(container_id)
-        await self._call("remove container", container.delete(force=True, v=True))
+        try:
+            await self._call("remove container", container.delete(force=True, v=True))
+        except DockerAPIError as exc:
+            if not (exc.is_conflict and "already in progress" in exc.message):
+                raise
+            # Another request is removing it (one whose client gave up goes on in
+            # dockerd): this removal is done once that one is.
+            await self._until_removed(container_id)
+
+    async def _until_removed(self, container_id: str) -> None:
+        delay = REMOVAL_POLL_FIRST
+        try:
+            async with asyncio.timeout_at(deadline_for(self._call_timeout)):
+                while True:
+                    try:
+                        await self.inspect_container(container_id)
+                    except DockerAPIError as exc:
+                        if exc.is_not_found:
+                            return
+                        raise
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, REMOVAL_POLL_MAX)
+        except TimeoutError as exc:
+            raise DeadlineExceeded(
+                f"remove container: the removal of {container_id} already in progress "
+                "did not end before the deadline"
+            ) from exc
 
     async def inspect_container(self, container_id: str) -> JSON:
         if not _CONTAINER_REF.fullmatch(container_id):

@@ -42,30 +42,34 @@ class ListQuery:
     filters: Filters
     id_prefix: str = ""
     sandbox_prefix: str = ""
+    # Selector entries dockerd cannot express (docker label keys, values), matched here.
+    exact_labels: tuple[tuple[str, str], ...] = ()
 
     def keep(self, entry: Mapping[str, Any]) -> bool:
         if not str(entry.get("Id", "")).startswith(self.id_prefix):
             return False
-        sandbox = (entry.get("Labels") or {}).get(labels.SANDBOX_ID_KEY, "")
-        return str(sandbox).startswith(self.sandbox_prefix)
+        found = entry.get("Labels") or {}
+        if any(found.get(key) != value for key, value in self.exact_labels):
+            return False
+        return str(found.get(labels.SANDBOX_ID_KEY, "")).startswith(self.sandbox_prefix)
 
 
 def sandboxes(wanted: cri.PodSandboxFilter) -> ListQuery | None:
     if not _possible_id(wanted.id):
         return None
-    filters = _label_filters(labels.TYPE_SANDBOX, wanted.label_selector)
+    filters, exact = _label_filters(labels.TYPE_SANDBOX, wanted.label_selector)
     if wanted.HasField("state"):
         if wanted.state.state not in cri.PodSandboxState.values():
             raise InvalidArgument(f"filter.state.state: unknown sandbox state {wanted.state.state}")
         ready = wanted.state.state == cri.SANDBOX_READY
         filters["status"] = ["running"] if ready else list(_NOT_READY_STATUSES)
-    return ListQuery(filters, id_prefix=wanted.id)
+    return ListQuery(filters, id_prefix=wanted.id, exact_labels=exact)
 
 
 def containers(wanted: cri.ContainerFilter) -> ListQuery | None:
     if not _possible_id(wanted.id) or not _possible_id(wanted.pod_sandbox_id):
         return None
-    filters = _label_filters(labels.TYPE_CONTAINER, wanted.label_selector)
+    filters, exact = _label_filters(labels.TYPE_CONTAINER, wanted.label_selector)
     sandbox_prefix = wanted.pod_sandbox_id
     if len(sandbox_prefix) == FULL_ID_LENGTH:
         # A full sandbox id is an exact label match: let dockerd do it.
@@ -78,7 +82,9 @@ def containers(wanted: cri.ContainerFilter) -> ListQuery | None:
                 f"filter.state.state: unknown container state {wanted.state.state}"
             )
         filters["status"] = list(statuses)
-    return ListQuery(filters, id_prefix=wanted.id, sandbox_prefix=sandbox_prefix)
+    return ListQuery(
+        filters, id_prefix=wanted.id, sandbox_prefix=sandbox_prefix, exact_labels=exact
+    )
 
 
 def _possible_id(value: str) -> bool:
@@ -86,7 +92,14 @@ def _possible_id(value: str) -> bool:
     return not value or _HEX.fullmatch(value) is not None
 
 
-def _label_filters(kind: str, selector: Mapping[str, str]) -> Filters:
+def _label_filters(
+    kind: str, selector: Mapping[str, str]
+) -> tuple[Filters, tuple[tuple[str, str], ...]]:
+    """dockerd's label filters, and the selector entries to match on the listed entries.
+
+    dockerd splits ``label=KEY=VALUE`` at the first '=': a key with '=' in it
+    would select other objects, so such entries are matched after listing.
+    """
     limits.mapping(
         selector,
         "filter.label_selector",
@@ -94,4 +107,6 @@ def _label_filters(kind: str, selector: Mapping[str, str]) -> Filters:
         limits.LABEL_VALUE_BYTES,
         limits.METADATA_TOTAL_BYTES,
     )
-    return {"label": [f"{labels.TYPE_KEY}={kind}", *labels.selector_filters(selector)]}
+    plain = {k: v for k, v in selector.items() if "=" not in k}
+    exact = tuple(sorted((labels.label_key(k), v) for k, v in selector.items() if "=" in k))
+    return {"label": [f"{labels.TYPE_KEY}={kind}", *labels.selector_filters(plain)]}, exact

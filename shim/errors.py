@@ -145,6 +145,25 @@ _PULL_VOCABULARY: tuple[tuple[type[ShimError], tuple[str, ...]], ...] = (
     (Unauthenticated, ("denied",)),
     (NotFound, ("manifest unknown", "name unknown", "not found", "does not exist")),
     (Unavailable, ("connection refused", "no such host", "i/o timeout", "network is unreachable")),
+    # A registry that answers but not as one (Go's net/http and distribution's
+    # client words): the fault is at the address the request named, not the shim's.
+    (
+        Unavailable,
+        (
+            "unexpected http status",
+            "content-type header",
+            ": eof",
+            "unexpected eof",
+            "stopped after",
+            "server gave http response",
+            "malformed http",
+            "connection reset",
+            "tls: ",
+            "x509: ",
+            "server misbehaving",
+            "client.timeout",
+        ),
+    ),
 )
 _PULL_CODES: dict[grpc.StatusCode, type[ShimError]] = {
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,

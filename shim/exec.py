@@ -18,7 +18,7 @@ from pathlib import Path
 from criapi.runtime.v1 import api_pb2 as cri
 from shim import limits
 from shim.backend import Backend
-from shim.deadline import deadline_for, rpc_time_remaining
+from shim.deadline import deadline_for, finish_even_if_abandoned, rpc_time_remaining
 from shim.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, ShimError
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ TRUNCATION_NOTE = "\n[cri-shim: output truncated: {} more bytes did not fit the 
 EXIT_CODE_POLLS = 25
 EXIT_CODE_FIRST_POLL_INTERVAL = 0.002
 EXIT_CODE_POLL_INTERVAL = 0.05
+# An exec whose client gave up is watched this long for a process to kill.
+EXEC_START_GRACE = 2.0
+EXEC_START_POLL_INTERVAL = 0.05
 
 
 async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
@@ -50,8 +53,9 @@ async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecS
     try:
         output = await backend.docker.exec_run(exec_id, deadline)
     except TimeoutError as exc:
+        client_waits = rpc_time_remaining() != 0
         await _kill_exec(backend, exec_id)
-        if request.timeout and rpc_time_remaining() != 0:
+        if request.timeout and client_waits:
             raise DeadlineExceeded(
                 f"command {list(request.cmd)} timed out after {request.timeout}s"
             ) from exc
@@ -79,15 +83,29 @@ async def _exit_code(backend: Backend, exec_id: str) -> int:
 
 
 async def _kill_exec(backend: Backend, exec_id: str) -> None:
-    try:
-        info = await backend.docker.exec_inspect(exec_id)
-    except ShimError as exc:
-        log.warning("cannot inspect timed-out exec %s: %s", exec_id, exc.message)
-        return
-    pid = int(info.get("Pid") or 0)
-    if info.get("Running") and pid > 0:
-        killed = await asyncio.to_thread(kill_process_tree, pid)
-        log.info("killed timed-out exec %s (host pids %s)", exec_id[:12], killed)
+    """Kill what the exec runs, without the RPC's deadline (it has often passed)."""
+    await finish_even_if_abandoned(_kill_once_started(backend, exec_id), f"killing exec {exec_id}")
+
+
+async def _kill_once_started(backend: Backend, exec_id: str) -> None:
+    # A start request cut short may still reach dockerd: until the exec has a
+    # process or an exit code (or EXEC_START_GRACE passes), it may yet run.
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + EXEC_START_GRACE
+    while True:
+        try:
+            info = await backend.docker.exec_inspect(exec_id)
+        except ShimError as exc:
+            log.warning("cannot inspect timed-out exec %s: %s", exec_id, exc.message)
+            return
+        pid = int(info.get("Pid") or 0)
+        if info.get("Running") and pid > 0:
+            killed = await asyncio.to_thread(kill_process_tree, pid)
+            log.info("killed timed-out exec %s (host pids %s)", exec_id[:12], killed)
+            return
+        if info.get("ExitCode") is not None or loop.time() >= give_up:
+            return
+        await asyncio.sleep(EXEC_START_POLL_INTERVAL)
 
 
 def kill_process_tree(root: int) -> list[int]:

@@ -50,8 +50,20 @@ def parse(value: str, field: str = "image.image") -> ImageRef:
         ref = _reference.Reference.parse_normalized_named(value)
     except (_reference.InvalidReference, _digest.InvalidDigest, ValueError) as exc:
         raise InvalidArgument(f"{field}: invalid image reference {value!r}: {exc}") from exc
+    _check_port(str(ref["name"]), value, field)
     # The tag wins over a digest only for display; pulls by digest keep it.
     return ImageRef(repository=str(ref["name"]), tag=ref.get("tag"), digest=ref.get("digest"))
+
+
+def _check_port(name: str, value: str, field: str) -> None:
+    """distribution's grammar allows any digits as a registry port; dialing them does not."""
+    domain = name.split("/", 1)[0]
+    port = domain.rpartition("]")[2] if domain.startswith("[") else domain
+    digits = port.rpartition(":")[2] if ":" in port else ""
+    if digits and not 0 < int(digits) <= 0xFFFF:
+        raise InvalidArgument(
+            f"{field}: invalid image reference {value!r}: port {digits} out of range"
+        )
 
 
 def qualify(value: str) -> str:

@@ -9,6 +9,7 @@ reach exists and is running, with the kubelet's rules on the request
 from __future__ import annotations
 
 from criapi.runtime.v1 import api_pb2 as cri
+from shim import limits
 from shim.backend import Backend
 from shim.errors import FailedPrecondition, InvalidArgument
 
@@ -30,6 +31,9 @@ async def _running_container(backend: Backend, container_id: str) -> str:
 async def exec_url(backend: Backend, request: cri.ExecRequest) -> cri.ExecResponse:
     if not request.cmd:
         raise InvalidArgument("cmd: required")
+    # ExecSync's bounds: the request waits in the token cache until the client
+    # connects (up to 1000 of them), then reaches dockerd.
+    limits.strings(request.cmd, "cmd", limits.ARG_BYTES, limits.EXEC_TOTAL_BYTES)
     _check_streams(request.stdin, request.stdout, request.stderr, request.tty)
     full = cri.ExecRequest()
     full.CopyFrom(request)

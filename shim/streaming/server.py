@@ -6,7 +6,11 @@ listens and publishes the base URL to the CRI handlers' :class:`StreamIssuer`;
 which kills the processes they exec'd. Each session is bounded by an idle
 timeout, and the number of concurrent sessions by ``max_streams`` (beyond
 it, 429 before the token is spent). A used, unknown or expired token gets
-404 and nothing runs.
+404 and nothing runs. Connections that have not become a session are
+bounded too (:class:`_ConnectionGuard`): at most ``max_pending_connections``
+at once, each closed ``header_timeout`` seconds after it was accepted, so
+that a slow or silent client (slowloris) cannot hold the shim's file
+descriptors, which the CRI socket and dockerd's need as well.
 
 A request upgrades either to SPDY/3.1 (``Upgrade: SPDY/3.1``, what crictl
 and the kubelet's clients send) or to WebSocket.
@@ -50,6 +54,9 @@ class StreamingOptions:
     max_streams: int = 100
     idle_timeout: float = 4 * 3600.0  # the kubelet's default
     stream_creation_timeout: float = STREAM_CREATION_TIMEOUT
+    # A client sends its request at once (crictl, the kubelet's proxy, client-go).
+    header_timeout: float = 10.0
+    max_pending_connections: int = 256
 
 
 class StreamingServer:
@@ -59,6 +66,8 @@ class StreamingServer:
         self._options = options
         self._sessions: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self._guard = _ConnectionGuard(options.header_timeout, options.max_pending_connections)
         self._closing = False
         app = web.Application()
         for kind in ("exec", "attach", "portforward"):
@@ -76,13 +85,21 @@ class StreamingServer:
         if options.tls_cert:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(options.tls_cert, options.tls_key)
-        runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
+        # A connection that answered a request (a 404, say) waits this long for the next.
+        runner = web.AppRunner(
+            self._app, access_log=None, handle_signals=False, keepalive_timeout=5.0
+        )
         await runner.setup()
         self._runner = runner
-        site = web.TCPSite(runner, options.host, options.port, ssl_context=context)
-        await site.start()
+        handler_factory = runner.server
+        assert handler_factory is not None
+        self._guard.handler_factory = handler_factory
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            self._guard.protocol, options.host, options.port, ssl=context
+        )
         # The bound address (port 0 picks one), whichever event loop serves it.
-        host, port = runner.addresses[0][:2]
+        host, port = self._listener.sockets[0].getsockname()[:2]
         scheme = "https" if context else "http"
         shown = f"[{host}]" if ":" in host else host
         self._issuer.base_url = options.base_url or f"{scheme}://{shown}:{port}"
@@ -93,6 +110,8 @@ class StreamingServer:
         """Stop listening, end every session (killing what they exec'd), release the port."""
         self._closing = True
         self._issuer.base_url = ""
+        if self._listener is not None:
+            self._listener.close()
         for task in list(self._sessions):
             task.cancel()
         await asyncio.gather(*self._sessions, return_exceptions=True)
@@ -116,6 +135,7 @@ class StreamingServer:
         # Without a valid token nothing below runs.
         if pending is None:
             return web.Response(status=404, text="404 page not found\n")
+        self._guard.admit(request.transport)
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
@@ -335,3 +355,84 @@ class _IdleConnection:
                 await session.close()
                 return
             await asyncio.sleep(min(remaining, 60.0))
+
+
+class _ConnectionGuard:
+    """Accepts connections for aiohttp's handlers, bounding those not yet a session.
+
+    Each accepted connection gets a timer; :meth:`admit` (a valid token)
+    cancels it. When it fires first, the connection is closed, whatever the
+    client has sent by then. Past ``max_pending`` such connections, a new
+    one is closed at once.
+    """
+
+    def __init__(self, header_timeout: float, max_pending: int) -> None:
+        self._timeout = header_timeout
+        self._max = max_pending
+        self._pending: dict[asyncio.BaseTransport, asyncio.TimerHandle] = {}
+        self.handler_factory: Callable[[], asyncio.Protocol] | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def protocol(self) -> asyncio.Protocol:
+        assert self.handler_factory is not None
+        return _GuardedProtocol(self.handler_factory(), self)
+
+    def accept(self, transport: asyncio.BaseTransport) -> bool:
+        if len(self._pending) >= self._max:
+            log.warning("streaming: %d connections without a session; refusing one", self._max)
+            return False
+        loop = asyncio.get_running_loop()
+        self._pending[transport] = loop.call_later(self._timeout, self._expire, transport)
+        return True
+
+    def admit(self, transport: asyncio.BaseTransport | None) -> None:
+        timer = self._pending.pop(transport, None) if transport is not None else None
+        if timer is not None:
+            timer.cancel()
+
+    def _expire(self, transport: asyncio.BaseTransport) -> None:
+        if self._pending.pop(transport, None) is not None:
+            log.info("streaming: closing a connection without a session after %gs", self._timeout)
+            _drop(transport)
+
+
+class _GuardedProtocol(asyncio.Protocol):
+    """aiohttp's request handler, behind the guard's admission and timer."""
+
+    def __init__(self, inner: asyncio.Protocol, guard: _ConnectionGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._guard.accept(transport):
+            _drop(transport)
+            return
+        self._transport = transport
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._guard.admit(self._transport)
+            self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+def _drop(transport: asyncio.BaseTransport) -> None:
+    # uvloop's transports are not asyncio.Transport subclasses, but have abort().
+    abort: Callable[[], None] | None = getattr(transport, "abort", None)
+    (abort or transport.close)()

@@ -9,6 +9,9 @@ as spdystream (the Go side) neither sends nor honours WINDOW_UPDATE.
 Inbound data is bounded: once :data:`INBOUND_LIMIT` bytes wait unread across
 the session's streams, the session stops reading the socket until a stream
 consumer catches up, so a client cannot make the shim buffer without limit.
+So are streams: a session holds at most ``max_streams`` of them, half-closed
+ones included, until their consumer forgets them; a client opening streams
+with FIN (each holding up to 64 KiB of headers) gets REFUSED_STREAM past it.
 """
 
 from __future__ import annotations
@@ -210,8 +213,9 @@ class SpdySession:
             return
         self._last_id = stream_id
         stream = SpdyStream(self, stream_id, frame.headers)
-        open_streams = sum(1 for s in self._streams.values() if not s.remote_closed)
-        if open_streams >= self._max_streams:
+        # Every stream held counts, half-closed or not: each keeps its headers
+        # and a place in ``incoming`` until its consumer forgets it.
+        if len(self._streams) >= self._max_streams:
             await self.send(spdy.RstStream(stream_id, spdy.RstStatus.REFUSED_STREAM))
             return
         if self._accept is not None and not self._accept(stream):

@@ -20,6 +20,7 @@ import binascii
 import contextlib
 import logging
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -42,6 +43,17 @@ PORT_FORWARD_PROTOCOLS = (V4, V4_BASE64, V1)
 STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
 CLOSE_SIGNAL = 255
 MAX_MESSAGE = 1024 * 1024
+# Client bytes (stdin, port-forward data) waiting for their reader; past this the
+# socket is not read until a reader catches up (aiohttp then pauses the transport).
+INBOUND_LIMIT = 4 * 1024 * 1024
+
+
+_ENDED = (
+    aiohttp.WSMsgType.CLOSE,
+    aiohttp.WSMsgType.CLOSING,
+    aiohttp.WSMsgType.CLOSED,
+    aiohttp.WSMsgType.ERROR,
+)
 
 
 def is_websocket(request: web.Request) -> bool:
@@ -65,6 +77,9 @@ class ChannelSocket:
         self.text = "base64" in protocol
         self.closable = protocol == V5
         self._inbound: dict[int, asyncio.Queue[bytes]] = {c: asyncio.Queue() for c in readable}
+        self._buffered = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self.gone = asyncio.Event()
         self._lock = asyncio.Lock()
         self.last_activity = asyncio.get_running_loop().time()
@@ -80,7 +95,7 @@ class ChannelSocket:
                 await self.ws.send_bytes(bytes([channel]) + data)
 
     def reader(self, channel: int) -> _ChannelReader:
-        return _ChannelReader(self._inbound[channel])
+        return _ChannelReader(self._inbound[channel], self._consumed)
 
     def writer(self, channel: int) -> _ChannelWriter:
         return _ChannelWriter(self, channel)
@@ -88,7 +103,11 @@ class ChannelSocket:
     async def run(self) -> None:
         """Dispatch the client's messages until it closes; then every reader sees EOF."""
         try:
-            async for message in self.ws:
+            while True:
+                await self._room.wait()
+                message = await self.ws.receive()
+                if message.type in _ENDED:
+                    break
                 self.last_activity = asyncio.get_running_loop().time()
                 if message.type == aiohttp.WSMsgType.BINARY:
                     self._dispatch(message.data)
@@ -119,6 +138,14 @@ class ChannelSocket:
         queue = self._inbound.get(channel)
         if queue is not None and payload:
             queue.put_nowait(payload)
+            self._buffered += len(payload)
+            if self._buffered >= INBOUND_LIMIT:
+                self._room.clear()
+
+    def _consumed(self, size: int) -> None:
+        self._buffered -= size
+        if self._buffered < INBOUND_LIMIT:
+            self._room.set()
 
     async def close_when_idle(self, idle_seconds: float) -> None:
         """Close the WebSocket once nothing moved either way for ``idle_seconds``."""
@@ -133,8 +160,9 @@ class ChannelSocket:
 
 
 class _ChannelReader:
-    def __init__(self, queue: asyncio.Queue[bytes]) -> None:
+    def __init__(self, queue: asyncio.Queue[bytes], consumed: Callable[[int], None]) -> None:
         self._queue = queue
+        self._consumed = consumed
         self._ended = False
 
     async def read(self) -> bytes:
@@ -142,6 +170,7 @@ class _ChannelReader:
             return b""
         data = await self._queue.get()
         self._ended = not data
+        self._consumed(len(data))
         return data
 
 
@@ -166,7 +195,9 @@ async def open_exec(
     ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
     protocol = ws.ws_protocol or V1
-    sock = ChannelSocket(ws, protocol, {STDIN, RESIZE})
+    # Only channels someone reads: bytes sent on another are dropped, not kept.
+    readable = ({STDIN} if stdin else set()) | ({RESIZE} if tty else set())
+    sock = ChannelSocket(ws, protocol, readable)
     # The kubelet's "connection established" signal: an empty message on the lowest output.
     await sock.send(STDOUT if stdout else STDERR if stderr else ERROR, b"")
     v4 = protocol in (V5, V4, V4_BASE64)
@@ -205,12 +236,7 @@ class TunnelConnection:
             if message.type == aiohttp.WSMsgType.BINARY:
                 if message.data:
                     return bytes(message.data)
-            elif message.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSING,
-                aiohttp.WSMsgType.CLOSED,
-                aiohttp.WSMsgType.ERROR,
-            ):
+            elif message.type in _ENDED:
                 return b""
 
     def write(self, data: bytes) -> None:

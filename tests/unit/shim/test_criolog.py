@@ -206,6 +206,27 @@ def test_recent_lines_are_pruned():
     assert len(point.seen) == 201
 
 
+def test_recent_lines_hold_a_bounded_number_of_bytes_however_fast_the_output():
+    recent = RecentLines()
+    chunk = b"a" * 16 * 1024  # dockerd's partial messages
+    for i in range(10_000):  # 160 MiB within one millisecond
+        recent.add(line(i * 100, chunk, partial=True))
+    assert sum(len(kept.text) for _, kept in recent._lines) <= criolog.RECENT_BYTES
+
+
+def test_lines_dropped_for_room_are_not_asked_for_again():
+    recent = RecentLines(max_bytes=3)
+    lines = [line(i, bytes([65 + i])) for i in range(6)]
+    for log_line in lines:
+        recent.add(log_line)
+    point = recent.resume_point()
+    assert point is not None
+    # dockerd resends from ``since`` on: exactly the kept lines, which are skipped.
+    resent = [x for x in lines if criolog.docker_time_ns(x.timestamp) >= point.since_ns]
+    assert resent == lines[3:]
+    assert all(point.already_written(x) for x in resent)
+
+
 _offsets = st.lists(st.integers(min_value=0, max_value=10 * SECOND), min_size=1, max_size=40)
 
 

@@ -79,6 +79,18 @@ def test_sandbox_label_selector_uses_escaped_keys():
     }
 
 
+@pytest.mark.parametrize("pick", [dockerfilters.sandboxes, dockerfilters.containers])
+def test_a_selector_key_with_an_equals_sign_is_matched_after_listing(pick):
+    # dockerd would read label=a=b=c as key "a", value "b=c": another object's label.
+    kind = pb.PodSandboxFilter if pick is dockerfilters.sandboxes else pb.ContainerFilter
+    query = pick(kind(label_selector={"a=b": "c", "app": "web"}))
+    assert query is not None
+    assert all(not f.startswith("a=") for f in query.filters["label"])
+    assert "app=web" in query.filters["label"]
+    assert query.keep({"Id": "ab", "Labels": {"a=b": "c", "app": "web"}})
+    assert not query.keep({"Id": "ab", "Labels": {"a": "b=c", "app": "web"}})
+
+
 def test_all_sandbox_filters_combine():
     wanted = pb.PodSandboxFilter(
         id="ab12",

@@ -85,6 +85,11 @@ def test_parse_normalises(value, repository, tag, digest, text):
     assert str(ref) == text
 
 
+def test_registry_ports_in_range_are_kept():
+    assert imageref.parse("127.0.0.1:65535/x").repository == "127.0.0.1:65535/x"
+    assert imageref.parse("[::1]:5000/x:1").repository == "[::1]:5000/x"
+
+
 def test_str_of_a_fully_qualified_ref_is_stable():
     once = str(imageref.parse("busybox:1.35"))
     assert str(imageref.parse(once)) == once
@@ -104,6 +109,9 @@ def test_str_of_a_fully_qualified_ref_is_stable():
         HEX64,
         "busybox@@" + DIGEST,
         "http://registry/busybox",
+        "127.0.0.1:99999/x:1",  # dockerd fails to dial it with a bare 500
+        "127.0.0.1:0/x",
+        "[::1]:65536/x",
     ],
 )
 def test_invalid_refs_raise_invalid_argument_naming_the_field(value):

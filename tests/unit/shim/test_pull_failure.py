@@ -39,6 +39,16 @@ DOCKERD_REPLIES = [
     (0, "unauthorized: authentication required", grpc.StatusCode.UNAUTHENTICATED),
     (DOCKER_UNREACHABLE, "pull image: Cannot connect to host", grpc.StatusCode.UNAVAILABLE),
     (500, "write /var/lib/docker/tmp: no space left on device", grpc.StatusCode.INTERNAL),
+    # A registry that misbehaves (dockerd 20.10 against a hostile server on loopback).
+    (500, "missing or empty Content-Type header", grpc.StatusCode.UNAVAILABLE),
+    (500, "received unexpected HTTP status: 500 Oops", grpc.StatusCode.UNAVAILABLE),
+    (500, 'Get "http://127.0.0.1:43425/v2/": EOF', grpc.StatusCode.UNAVAILABLE),
+    (500, 'Get "/v2/": stopped after 10 redirects', grpc.StatusCode.UNAVAILABLE),
+    (
+        500,
+        'Get "https://127.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client',
+        grpc.StatusCode.UNAVAILABLE,
+    ),
 ]
 
 

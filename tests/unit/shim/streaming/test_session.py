@@ -136,6 +136,29 @@ async def test_refused_streams_and_the_stream_bound():
     await runner
 
 
+async def test_half_closed_streams_count_against_the_bound_until_forgotten():
+    # Streams opened with FIN are half-closed at once; they still hold their
+    # headers and a place in ``incoming``, so a flood of them is refused.
+    conn = MemoryConnection()
+    session = SpdySession(conn, max_streams=2)
+    runner = asyncio.create_task(session.run())
+    conn.send(*(syn(i, "error", spdy.FLAG_FIN) for i in (1, 3, 5)))
+    await settle()
+    assert conn.written == [
+        spdy.SynReply(1),
+        spdy.SynReply(3),
+        spdy.RstStream(5, spdy.RstStatus.REFUSED_STREAM),
+    ]
+    first = await session.incoming.get()
+    assert first is not None
+    session.forget(first)
+    conn.send(syn(7, "error", spdy.FLAG_FIN))
+    await settle()
+    assert conn.written[-1] == spdy.SynReply(7)
+    conn.hang_up()
+    await runner
+
+
 async def test_a_protocol_error_ends_the_session_with_goaway():
     conn = MemoryConnection()
     session = SpdySession(conn)
