@@ -183,6 +183,10 @@ class Backend:
         if not owned or not str(inspect["Id"]).startswith(object_id):
             return None
         self.remember(inspect["Id"], kind)
+        if self.listing_cache.disagrees(inspect):
+            # The inspect is newer than the event that says so: no later listing may
+            # show the object as it was before what this answer reports.
+            await self.changed(inspect["Id"])
         return inspect
 
     def in_scope(self, docker_labels: dict[str, str] | None) -> bool:

@@ -9,18 +9,19 @@ of dirty ids is bounded: past :data:`DIRTY_LIMIT` the cache re-seeds instead).
 The shim's own writes (create, start, stop, remove) re-list what they changed
 before their RPC returns (:meth:`ContainerCache.refresh`).
 
-The guarantee, as :mod:`shim.listings` gives it for Docker's own listings: an
-answer of :meth:`ContainerCache.entries` reflects every change whose RPC
-returned, and every Docker event the shim had received, before the caller
-arrived. A reader waits for the refresh of events already received (at most
-:data:`CATCH_UP_SECONDS`); while the cache is not synced (never seeded, stream
-lost, a refresh failed, or that wait ran out) it answers None and the caller
-lists through Docker. Each re-listing is stamped when it starts; a result older
-than what an object already shows is dropped, so concurrent refreshes never
-move an object back in time.
+The guarantee, in place of :mod:`shim.listings`' "at or after the caller's
+arrival": an answer of :meth:`ContainerCache.entries` reflects everything that
+happened before the caller arrived of the following: a change made through the
+shim whose RPC returned; a Docker event the shim received (a reader waits for
+its re-listing, at most :data:`CATCH_UP_SECONDS`); a state an inspect showed (a
+status RPC that finds the cache behind re-lists the object before answering).
+While the cache is not synced (never seeded, stream lost, a refresh failed, or
+that wait ran out) it answers None and the caller lists through dockerd. Each
+re-listing is stamped when it starts, and a result older than what an object
+already shows is dropped: concurrent refreshes never move an object back in time.
 
-The worker runs as the daemon's task, never an RPC's, with the shim's own
-Docker deadline; callers only ever wait for it (shielded, bounded).
+The worker runs as the daemon's task, never an RPC's, under the shim's own
+Docker deadline; a reader only waits for it, so giving up cancels nothing.
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ class ContainerCache:
     def _behind(self, target: int) -> bool:
         """Whether events up to ``target`` still wait to be applied to a synced cache."""
         return self._synced and self._applied < target
+
+    def disagrees(self, inspect: JSON) -> bool:
+        """Whether a synced cache shows the object of this inspect document otherwise."""
+        if not self._synced:
+            return False
+        entry = self._entries.get(inspect["Id"])
+        return entry is None or entry.get("State") != inspect["State"].get("Status")
 
     def container(self, entry: JSON, image_refs: Mapping[str, str]) -> cri.Container:
         """``convert.container``, reused while the entry and the image map are the same."""

@@ -18,6 +18,7 @@ import asyncio
 import copy
 import itertools
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 from shim.deadline import deadline_for
 from shim.docker import EXEC_OUTPUT_LIMIT, ExecOutput, LogFrame
+from shim.dockerevents import DockerEvent
 from shim.errors import DeadlineExceeded, DockerAPIError
 from tests.support.scripts import ExecScript
 
@@ -77,6 +79,8 @@ class FakeDocker:
     negative_oom_allowed: bool = True
     calls: list[Call] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)  # (what, container name)
+    # Receive each container event as dockerd's stream carries it (``dockerevents.Listener``).
+    listeners: list[Any] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- test helpers -----------------------------------------------------------------
@@ -93,6 +97,19 @@ class FakeDocker:
             "Config": {"User": user},
         }
         return image_id
+
+    def _emit(self, action: str, container: JSON) -> None:
+        """Record a lifecycle event; listeners get it with the attributes dockerd gives."""
+        name = container["Name"][1:]
+        self.events.append((action, name))
+        attributes = {
+            **(container["Config"].get("Labels") or {}),
+            "name": name,
+            "image": container["Config"].get("Image", ""),
+        }
+        event = DockerEvent("container", action, container["Id"], time.time_ns(), attributes)
+        for listener in list(self.listeners):
+            listener.on_event(event)
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -208,7 +225,7 @@ class FakeDocker:
                 },
                 "NetworkSettings": {"Networks": {}},
             }
-            self.events.append(("create", name))
+            self._emit("create", self.containers[container_id])
             return container_id
 
         return await self._call("create_container", (name, body), create())
@@ -231,7 +248,7 @@ class FakeDocker:
                 container["NetworkSettings"]["Networks"] = {
                     mode or "bridge": {"IPAddress": f"172.17.0.{len(self.containers) + 1}"}
                 }
-            self.events.append(("start", container["Name"][1:]))
+            self._emit("start", container)
 
         await self._call("start_container", (container_id,), start())
 
@@ -241,7 +258,7 @@ class FakeDocker:
             state.update(
                 Status="exited", Running=False, Pid=0, ExitCode=code, FinishedAt=_docker_now()
             )
-            self.events.append(("die", container["Name"][1:]))
+            self._emit("die", container)
 
     async def stop_container(self, container_id: str, grace_seconds: int) -> None:
         async def stop() -> None:
@@ -257,7 +274,7 @@ class FakeDocker:
             container = self._find(container_id)
             self._exit(container, 137)
             del self.containers[container["Id"]]
-            self.events.append(("destroy", container["Name"][1:]))
+            self._emit("destroy", container)
 
         await self._call("remove_container", (container_id,), remove())
 
