@@ -12,8 +12,10 @@ clients on 2 cores queue behind each other whatever the RPC, so the figure that
 is about the shim is ListContainers' latency against Version's under the same
 load. The listing clients run in ``--processes`` processes (5 by default), so
 that one Python client process is not the bottleneck; the creators run in this one.
+``--rate N`` paces each lister at N calls a second instead (an open load, as a
+kubelet's relist or a monitor polls), below the point where calls only queue.
 
-    .venv/bin/python bench/list_under_load.py [--seconds 20] [--endpoint unix:///run/cri-shim.sock]
+    .venv/bin/python bench/list_under_load.py [--seconds 20] [--rate 0] [--endpoint unix:///...]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import concurrent.futures
 import contextlib
 import json
 import multiprocessing
+import random
 import statistics
 import sys
 import tempfile
@@ -47,8 +50,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def caller(endpoint: str, rpc: str, until: float, samples: list[float]) -> None:
-    """Call ``rpc`` (ListContainers or Version) back to back until ``until`` (wall clock)."""
+async def caller(
+    endpoint: str, rpc: str, until: float, samples: list[float], rate: float = 0.0
+) -> None:
+    """Call ``rpc`` (ListContainers or Version) until ``until`` (wall clock): back to back,
+    or ``rate`` times a second (a call that is late is not made up for)."""
     async with grpc.aio.insecure_channel(endpoint) as channel:
         runtime = api_pb2_grpc.RuntimeServiceStub(channel)
         call, request = (
@@ -57,21 +63,26 @@ async def caller(endpoint: str, rpc: str, until: float, samples: list[float]) ->
             else (runtime.Version, pb.VersionRequest())
         )
         await call(request)  # connected before the clock runs
-        while time.time() < until:
+        if rate:
+            await asyncio.sleep(random.uniform(0, 1 / rate))  # clients spread over a period
+        while (now := time.time()) < until:
             started = time.perf_counter()
             await call(request)
             samples.append(time.perf_counter() - started)
+            if rate:
+                await asyncio.sleep(max(0.0, now + 1 / rate - time.time()))
 
 
 def callers_process(
-    endpoint: str, rpc: str, clients: int, start: float, until: float
+    endpoint: str, rpc: str, clients: int, window: tuple[float, float], rate: float
 ) -> list[float]:
-    """One client process: ``clients`` callers from ``start`` to ``until`` (wall clock)."""
+    """One client process: ``clients`` callers within ``window`` (wall clock start, end)."""
+    start, until = window
 
     async def main() -> list[float]:
         samples: list[float] = []
         await asyncio.sleep(max(0.0, start - time.time()))
-        await asyncio.gather(*(caller(endpoint, rpc, until, samples) for _ in range(clients)))
+        await asyncio.gather(*(caller(endpoint, rpc, until, samples, rate) for _ in range(clients)))
         return samples
 
     return asyncio.run(main())
@@ -132,6 +143,7 @@ async def loaded(
     creators: int,
     pool: concurrent.futures.ProcessPoolExecutor,
     processes: int,
+    rate: float,
 ) -> tuple[list[float], int]:
     """``listers`` callers of ``rpc`` over ``processes`` processes while ``creators`` make pods."""
     loop = asyncio.get_running_loop()
@@ -139,7 +151,7 @@ async def loaded(
     until = start + seconds
     shares = [listers // processes + (i < listers % processes) for i in range(processes)]
     work = [
-        loop.run_in_executor(pool, callers_process, endpoint, rpc, share, start, until)
+        loop.run_in_executor(pool, callers_process, endpoint, rpc, share, (start, until), rate)
         for share in shares
         if share
     ]
@@ -152,10 +164,15 @@ async def loaded(
     return [sample for part in parts for sample in part], made[0]
 
 
-async def measure(
-    endpoint: str, seconds: float, listers: int, creators: int, processes: int
-) -> dict[str, object]:
-    result: dict[str, object] = {"listers": listers, "creators": creators, "processes": processes}
+async def measure(endpoint: str, args: argparse.Namespace) -> dict[str, object]:
+    seconds, listers, creators, rate = args.seconds, args.listers, args.creators, args.rate
+    processes = max(1, args.processes)
+    result: dict[str, object] = {
+        "listers": listers,
+        "creators": creators,
+        "processes": processes,
+        "calls_per_second_per_lister": rate or "back to back",
+    }
     for rpc in ("ListContainers", "Version"):
         idle: list[float] = []
         await caller(endpoint, rpc, time.time() + seconds / 2, idle)
@@ -171,6 +188,7 @@ async def measure(
                 creators=creators,
                 pool=pool,
                 processes=processes,
+                rate=rate,
             )
             result[f"{rpc}_loaded"] = {**stats(samples), "pods_created": made}
     figures: dict[str, dict[str, float]] = {k: v for k, v in result.items() if isinstance(v, dict)}
@@ -190,12 +208,13 @@ def main() -> None:
     parser.add_argument("--listers", type=int, default=50)
     parser.add_argument("--creators", type=int, default=5)
     parser.add_argument("--processes", type=int, default=5, help="client processes of the listers")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="calls a second per lister (0: back to back)"
+    )
     parser.add_argument("--endpoint", default=None)
     args = parser.parse_args()
     with shim_daemon(args.endpoint) as endpoint, contextlib.suppress(KeyboardInterrupt):
-        result = asyncio.run(
-            measure(endpoint, args.seconds, args.listers, args.creators, max(1, args.processes))
-        )
+        result = asyncio.run(measure(endpoint, args))
         print(json.dumps(result, indent=2))
 
 

@@ -191,6 +191,10 @@ class ContainerCache:
         except ShimError as exc:
             log.warning("container cache refresh failed (%s); re-seeding", exc.message)
             self._unsync()
+        except Exception:
+            # A bug must cost a re-seed, never the write that asked, nor a stale answer.
+            log.exception("container cache refresh failed; re-seeding")
+            self._unsync()
         except asyncio.CancelledError:
             # The caller gave up mid-way: nothing says whether the write is shown.
             self._unsync()
@@ -244,8 +248,9 @@ class ContainerCache:
                 try:
                     await self._catch_up()
                     delay = RETRY_INITIAL_SECONDS
-                except ShimError as exc:
-                    log.warning("container cache: %s; retrying in %.1fs", exc.message, delay)
+                except Exception as exc:
+                    message = exc.message if isinstance(exc, ShimError) else repr(exc)
+                    log.warning("container cache: %s; retrying in %.1fs", message, delay)
                     self._unsync()
                     await self._sleep(delay)
                     delay = min(delay * 2, RETRY_MAX_SECONDS)

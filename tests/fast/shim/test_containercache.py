@@ -16,6 +16,7 @@ from shim import containercache, containers, labels, sandboxes
 from shim.backend import Backend
 from shim.containercache import ContainerCache
 from shim.dockerevents import DockerEvent
+from shim.errors import DockerAPIError
 from tests.support import virtualtime
 from tests.support.fakedocker import FakeDocker
 from tests.support.fakeshim import INFRA_IMAGE, backend_for
@@ -398,3 +399,27 @@ async def test_more_dirty_ids_than_the_bound_reseed_instead_of_growing() -> None
     assert [e["Id"] for e in await cache.entries() or []] == ["c1"]
     worker.cancel()
     await asyncio.gather(worker, return_exceptions=True)
+
+
+def test_a_failed_refresh_lists_through_docker_until_the_worker_has_reseeded() -> None:
+    async def main() -> None:
+        docker = fake_docker()
+        other = backend_for(docker)
+        async with cached(docker) as backend:
+            pod = await run_pod(other, "failing")
+            docker.listeners.clear()
+            container = await create(other, pod, "app")
+            docker.fail["list_containers"] = DockerAPIError(500, "dockerd is busy")
+            backend.on_event(event(container, "create"))  # its re-listing fails
+            await until(lambda: not backend.listing_cache.synced)
+            listings = full_listings(docker)
+            assert await listed(backend) == {container: cri.CONTAINER_CREATED}  # from dockerd
+            assert full_listings(docker) == listings + 1
+            await asyncio.sleep(containercache.RETRY_INITIAL_SECONDS)  # the worker's back-off
+            await until(lambda: backend.listing_cache.synced)
+            listings = full_listings(docker)
+            assert await listed(backend) == {container: cri.CONTAINER_CREATED}  # cached again
+            assert full_listings(docker) == listings
+        await other.logs.close()
+
+    virtualtime.run(main())
