@@ -1,13 +1,15 @@
 """The shim's sandboxes and containers as ``GET /containers/json`` lists them, kept in
 memory and current through dockerd's events, so that listing them costs no Docker call.
 
-One full listing seeds the cache each time the event stream (re)connects; after
-that, every container event about a shim-owned object marks that object dirty
-and the worker re-lists only the dirty ids, all of them in one call (events
-that arrive meanwhile wait for the next call: bursts coalesce, and the number
-of dirty ids is bounded: past :data:`DIRTY_LIMIT` the cache re-seeds instead).
-The shim's own writes (create, start, stop, remove) re-list what they changed
-before their RPC returns (:meth:`ContainerCache.refresh`).
+One full listing seeds the cache each time the event stream (re)connects. After
+that, a container event about a shim-owned object updates it: what the event
+itself says (start, die, pause, unpause, destroy of a known object) is applied at
+once; anything else (a new object, whose image id the event lacks) marks the
+object dirty, and the worker re-lists the dirty ids, all of them in one call
+(events that arrive meanwhile wait for the next call, so bursts coalesce; past
+:data:`DIRTY_LIMIT` dirty ids it re-seeds instead). The shim's own writes
+(create, start, stop, remove) re-list what they changed before their RPC
+returns (:meth:`ContainerCache.refresh`).
 
 The guarantee, in place of :mod:`shim.listings`' "at or after the caller's
 arrival": an answer of :meth:`ContainerCache.entries` reflects everything that
@@ -42,10 +44,17 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-# Docker container actions that change what a list entry shows (state, name, labels).
-CHANGING_ACTIONS = frozenset(
-    {"create", "start", "restart", "die", "stop", "destroy", "rename", "pause", "unpause", "oom"}
-)
+# Docker container actions that change what a list entry shows that the shim reads
+# (its existence and its State; a rename changes only Names, and die follows stop and oom).
+CHANGING_ACTIONS = frozenset({"create", "start", "restart", "die", "destroy", "pause", "unpause"})
+# The State a known entry has after these actions: applied from the event itself.
+STATE_AFTER = {
+    "start": "running",
+    "restart": "running",
+    "unpause": "running",
+    "pause": "paused",
+    "die": "exited",
+}
 # Dirty ids re-listed in one call; more than this at once re-seeds instead.
 DIRTY_LIMIT = 256
 # Longest a reader waits for events already received to be applied before it lists itself.
@@ -117,6 +126,8 @@ class ContainerCache:
             return
         if not labels.in_scope(event.attributes, self._instance):
             return
+        if self._synced and self._applied_from_event(event):
+            return
         self._marked += 1
         if len(self._dirty) >= DIRTY_LIMIT:
             # Too many to re-list one by one: readers go to dockerd until a re-seed.
@@ -126,11 +137,33 @@ class ContainerCache:
             self._dirty.add(event.id)
             self._wake.set()
 
+    def _applied_from_event(self, event: DockerEvent) -> bool:
+        """Apply what the event itself says of a known object; False if it needs a re-listing.
+
+        Only a new object (its image id is not in the event) or one the cache
+        does not know needs dockerd, so readers seldom wait for one.
+        """
+        current = self._entries.get(event.id)
+        if event.action == "create":
+            return current is not None  # already re-listed by the create that made it
+        if event.action == "destroy":
+            self._apply([], next(self._counter), queried=[event.id])
+            return True
+        state = STATE_AFTER.get(event.action)
+        if state is None or current is None:
+            return False
+        if event.action == "die" and current.get("State") == "created":
+            return False  # a start that failed: dockerd says what it became
+        self._apply([{**current, "State": state}], next(self._counter), queried=[event.id])
+        return True
+
     # -- readers ----------------------------------------------------------------------
 
     async def entries(self) -> list[JSON] | None:
         """Every shim-owned object's list entry, newest first; None when not synced."""
         target = self._marked
+        if not self._behind(target):
+            return list(reversed(self._entries.values())) if self._synced else None
         try:
             async with asyncio.timeout(CATCH_UP_SECONDS):
                 while self._behind(target):

@@ -143,6 +143,25 @@ async def test_changes_behind_the_shims_back_are_listed_once_their_event_arrived
     await other.logs.close()
 
 
+async def test_what_an_event_says_of_a_known_object_is_applied_without_asking_dockerd() -> None:
+    docker = fake_docker()
+    async with cached(docker) as backend:
+        pod = await run_pod(backend, "known")
+        container = await create(backend, pod, "app")
+        await listed(backend)  # the cache has caught up with the create's event
+        calls = len(docker.calls_to("list_containers"))
+        await docker.start_container(container)  # behind the shim's back, all of it
+        assert await listed(backend) == {container: cri.CONTAINER_RUNNING}
+        await docker.stop_container(container, 0)
+        assert await listed(backend) == {container: cri.CONTAINER_EXITED}
+        await docker.remove_container(container)
+        assert await listed(backend) == {}
+        await docker.stop_container(pod, 0)
+        pods = await sandboxes.list_pod_sandbox(backend, cri.ListPodSandboxRequest())
+        assert [p.state for p in pods.items] == [cri.SANDBOX_NOTREADY]
+        assert len(docker.calls_to("list_containers")) == calls
+
+
 async def test_the_shims_own_writes_are_listed_when_they_return_even_without_events() -> None:
     docker = fake_docker()
     async with cached(docker) as backend:
@@ -370,7 +389,7 @@ def test_a_reader_waits_for_received_events_and_lists_through_docker_if_they_sta
         source = GatedSource()
         source.state["c1"] = "running"
         cache, worker = await seeded(source)
-        cache.on_event(event("c1"))  # its refresh never answers
+        cache.on_event(event("c2", "create"))  # new: its re-listing never answers
         found = await cache.entries()
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
