@@ -89,9 +89,12 @@ async def serve(config: ShimConfig, ready: asyncio.Event | None = None) -> None:
             events=event_hub,
             image_refs=image_refs,
         )
-        # The image map behind ListContainers and the sandboxes CreateContainer trusts
-        # without an inspect follow dockerd's events (docker pull/rmi, a dead pause).
+        # The image map and the container list behind ListContainers and the sandboxes
+        # CreateContainer trusts without an inspect follow dockerd's events.
         docker_events.add_listener(backend)
+        listing_task = asyncio.create_task(backend.listing_cache.run(), name="listing-cache")
+        listing_task.add_done_callback(log_if_crashed)
+        stack.push_async_callback(_cancel, listing_task)
         # Closed after the gRPC server stops and before Docker's client: open
         # sessions end and the processes they exec'd are killed.
         streaming = StreamingServer(docker, backend.streams, streaming_options(config))

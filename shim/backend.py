@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shim import labels, naming
+from shim import dockerfilters, labels, naming
 from shim.config import ShimConfig
+from shim.containercache import ContainerCache
 from shim.dockerapi import DockerAPI
 from shim.dockerevents import DockerEvent
 from shim.enginestate import EngineMonitor
@@ -38,6 +39,9 @@ _NOT_RUNNING_ACTIONS = frozenset({"die", "kill", "stop", "pause", "destroy"})
 _ID = re.compile(r"[0-9a-f]{1,64}")
 # dockerd's answer (a 500 in 20.10, a 400 later) to an id prefix several ids share.
 _AMBIGUOUS = "multiple ids found with provided prefix"
+
+# The filters the listing cache evaluates itself (dockerfilters.matches).
+_CACHED_FILTERS = frozenset({"label", "status"})
 
 _KIND_NAMES = {labels.TYPE_SANDBOX: "pod sandbox", labels.TYPE_CONTAINER: "container"}
 
@@ -65,11 +69,15 @@ class Backend:
     # Sandboxes this process started and has not seen stop: id -> the part of their
     # inspect document CreateContainer reads (labels, cgroup parent, running).
     _ready_sandboxes: dict[str, JSON] = field(init=False, default_factory=dict)
+    # Every owned object's list entry, kept current by Docker's events (the daemon
+    # runs its worker); listings go to dockerd only while it is not synced.
+    listing_cache: ContainerCache = field(init=False)
     # Concurrent identical listings share one Docker call.
     _listings: SharedListings = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = EngineMonitor(self.docker, self.config.pod_network)
+        self.listing_cache = ContainerCache(self.docker, self.config.instance)
         self._listings = SharedListings(self.docker.list_containers)
 
     def remember(self, object_id: str, kind: str) -> None:
@@ -85,11 +93,13 @@ class Backend:
     def on_event(self, event: DockerEvent) -> None:
         """One Docker event, from the shim's one subscription (a ``dockerevents.Listener``)."""
         self.image_refs.on_event(event)
+        self.listing_cache.on_event(event)
         if event.type == "container" and event.action in _NOT_RUNNING_ACTIONS:
             self._ready_sandboxes.pop(event.id, None)
 
     def on_connection(self, connected: bool) -> None:
         """Events may have been missed while the stream was down: trust nothing cached."""
+        self.listing_cache.on_connection(connected)
         if not connected:
             self.image_refs.invalidate()
             self._ready_sandboxes.clear()
@@ -173,21 +183,48 @@ class Backend:
         if not owned or not str(inspect["Id"]).startswith(object_id):
             return None
         self.remember(inspect["Id"], kind)
+        if self.listing_cache.disagrees(inspect):
+            # The inspect is newer than the event that says so: no later listing may
+            # show the object as it was before what this answer reports.
+            await self.changed(inspect["Id"])
         return inspect
 
     def in_scope(self, docker_labels: dict[str, str] | None) -> bool:
         return labels.in_scope(docker_labels, self.config.instance)
 
-    async def list_owned(self, filters: dict[str, list[str]]) -> list[JSON]:
-        """List containers matching ``filters`` among this shim instance's objects."""
+    async def list_owned(self, filters: dict[str, list[str]], fresh: bool = False) -> list[JSON]:
+        """List containers matching ``filters`` among this shim instance's objects.
+
+        From the listing cache when it is synced and the filters are ones it
+        evaluates (``label``, ``status``); ``fresh`` asks dockerd in any case.
+        """
         scope = labels.scope_filters(self.config.instance)
-        return await self._listings.run({**filters, "label": [*filters.get("label", []), *scope]})
+        filters = {**filters, "label": [*filters.get("label", []), *scope]}
+        if not fresh and filters.keys() <= _CACHED_FILTERS:
+            cached = await self.listing_cache.entries()
+            if cached is not None:
+                return [entry for entry in cached if dockerfilters.matches(entry, filters)]
+        return await self._listings.run(filters)
+
+    async def changed(self, *object_ids: str) -> None:
+        """The shim has just changed these objects: the next listing must show it."""
+        await self.listing_cache.refresh(object_ids)
 
     async def create_named(
         self, name: str, body: JSON, remove_stale: Callable[[str], Awaitable[None]]
     ) -> str:
-        created = await self._create_named(name, body, remove_stale)
+        replaced: list[str] = []
+
+        async def remove_and_note(stale: str) -> None:
+            replaced.append(stale)
+            await remove_stale(stale)
+
+        try:
+            created = await self._create_named(name, body, remove_and_note)
+        finally:
+            await self.changed(*replaced)
         self.remember(created, body["Labels"][labels.TYPE_KEY])
+        await self.changed(created)
         return created
 
     async def _create_named(
@@ -234,7 +271,8 @@ class Backend:
         }
         if running_only:
             filters["status"] = ["running"]
-        return await self.list_owned(filters)
+        # From dockerd: StopPodSandbox and RemovePodSandbox act on the answer.
+        return await self.list_owned(filters, fresh=True)
 
 
 async def ignore_not_found(call: Callable[[], Awaitable[None]]) -> None:

@@ -84,6 +84,8 @@ async def _start_and_follow(
     try:
         await backend.docker.start_container(container_id)
     except DockerAPIError as exc:
+        # A failed start may still change the container (exit code 128, an error).
+        await backend.changed(container_id)
         if file is not None:
             file.close()
         if exc.status == 304:
@@ -98,6 +100,7 @@ async def _start_and_follow(
         raise
     if file is not None:
         backend.logs.follow(container_id, file, tty)
+    await backend.changed(container_id)
 
 
 async def _startable(
@@ -131,6 +134,7 @@ async def stop_container(
     await ignore_not_found(
         lambda: backend.docker.stop_container(container_id, int(request.timeout))
     )
+    await backend.changed(container_id)
     return cri.StopContainerResponse()
 
 
@@ -144,6 +148,7 @@ async def remove_container(
         return cri.RemoveContainerResponse()
     await ignore_not_found(lambda: backend.docker.remove_container(container_id))
     backend.forget(container_id)
+    await backend.changed(container_id)
     await backend.logs.forget(container_id)
     backend.stats.forget(container_id)
     return cri.RemoveContainerResponse()
@@ -158,7 +163,7 @@ async def list_containers(
     entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
     image_refs = await backend.image_refs.all() if entries else {}
     return cri.ListContainersResponse(
-        containers=[convert.container(entry, image_refs) for entry in entries]
+        containers=[backend.listing_cache.container(entry, image_refs) for entry in entries]
     )
 
 

@@ -110,3 +110,18 @@ def _label_filters(
     plain = {k: v for k, v in selector.items() if "=" not in k}
     exact = tuple(sorted((labels.label_key(k), v) for k, v in selector.items() if "=" in k))
     return {"label": [f"{labels.TYPE_KEY}={kind}", *labels.selector_filters(plain)]}, exact
+
+
+def matches(entry: Mapping[str, Any], filters: Mapping[str, list[str]]) -> bool:
+    """Whether a container list entry passes ``filters`` as dockerd would evaluate them.
+
+    Only the filters this module builds: ``label`` (``key`` or ``key=value``, all
+    must hold) and ``status`` (any may).
+    """
+    docker_labels = entry.get("Labels") or {}
+    for wanted in filters.get("label", ()):
+        key, has_value, value = wanted.partition("=")
+        if key not in docker_labels or (has_value and docker_labels[key] != value):
+            return False
+    statuses = filters.get("status")
+    return not statuses or entry.get("State") in statuses

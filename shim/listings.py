@@ -11,6 +11,9 @@ while N concurrent callers cost at most two Docker calls, not N.
 A listing belongs to no single RPC: it runs without any caller's deadline
 (the Docker client's own call timeout bounds it), and a caller that gives up
 does not cancel it for the others.
+
+Listings come here only when :mod:`shim.containercache` cannot answer (not
+synced yet, dockerd's event stream lost), and for answers a write acts on.
 """
 
 from __future__ import annotations

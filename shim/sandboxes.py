@@ -68,6 +68,7 @@ async def _create_and_start(backend: Backend, name: str, body: JSON) -> str:
         if isinstance(exc, DockerAPIError):
             raise FailedPrecondition(f"starting sandbox {name}: {exc.message}") from exc
         raise
+    await backend.changed(sandbox_id)
     return sandbox_id
 
 
@@ -76,6 +77,7 @@ async def _remove_quietly(backend: Backend, sandbox_id: str) -> None:
         await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
     except ShimError as exc:
         log.warning("could not remove sandbox %s that failed to start: %s", sandbox_id, exc)
+    await backend.changed(sandbox_id)
 
 
 async def stop_pod_sandbox(
@@ -88,8 +90,11 @@ async def stop_pod_sandbox(
         return cri.StopPodSandboxResponse()
     backend.sandbox_not_ready(sandbox_id)
     running = await backend.sandbox_containers(sandbox_id, running_only=True)
-    await gather_all([_kill_leftover(backend, entry["Id"]) for entry in running])
-    await ignore_not_found(lambda: backend.docker.stop_container(sandbox_id, INFRA_STOP_GRACE))
+    try:
+        await gather_all([_kill_leftover(backend, entry["Id"]) for entry in running])
+        await ignore_not_found(lambda: backend.docker.stop_container(sandbox_id, INFRA_STOP_GRACE))
+    finally:
+        await backend.changed(sandbox_id, *(entry["Id"] for entry in running))
     return cri.StopPodSandboxResponse()
 
 
@@ -111,8 +116,11 @@ async def remove_pod_sandbox(
 async def _remove(backend: Backend, sandbox_id: str) -> None:
     """Remove a sandbox's containers (forcibly, as the CRI asks), then its infra container."""
     members = await backend.sandbox_containers(sandbox_id)
-    await gather_all([_remove_container(backend, entry["Id"]) for entry in members])
-    await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+    try:
+        await gather_all([_remove_container(backend, entry["Id"]) for entry in members])
+        await ignore_not_found(lambda: backend.docker.remove_container(sandbox_id))
+    finally:
+        await backend.changed(sandbox_id, *(entry["Id"] for entry in members))
     backend.forget(sandbox_id)
     backend.stats.forget(sandbox_id)
 
@@ -153,4 +161,6 @@ async def list_pod_sandbox(
     if query is None:
         return cri.ListPodSandboxResponse()
     entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
-    return cri.ListPodSandboxResponse(items=[convert.pod_sandbox(entry) for entry in entries])
+    return cri.ListPodSandboxResponse(
+        items=[backend.listing_cache.pod_sandbox(entry) for entry in entries]
+    )

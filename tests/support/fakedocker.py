@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from shim.deadline import deadline_for
 from shim.docker import EXEC_OUTPUT_LIMIT
 from shim.dockerapi import ExecOutput, LogFrame
+from shim.dockerevents import DockerEvent
 from shim.errors import DeadlineExceeded, DockerAPIError
 from tests.support.scripts import ExecScript
 
@@ -127,6 +128,8 @@ class FakeDocker:
     calls: list[Call] = field(default_factory=list)
     history: list[tuple[str, str]] = field(default_factory=list)  # (what, container name)
     attachments: dict[str, list[FakeSession]] = field(default_factory=dict)  # container id ->
+    # Receive each container event as dockerd's stream carries it (``dockerevents.Listener``).
+    listeners: list[Any] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _subscribers: list[asyncio.Queue[JSON]] = field(default_factory=list)
 
@@ -154,22 +157,27 @@ class FakeDocker:
     # -- plumbing ---------------------------------------------------------------------
 
     def _emit(self, action: str, container: JSON) -> None:
-        """Record a lifecycle event and send it, in dockerd's shape, to every subscriber."""
+        """Record a lifecycle event; listeners and subscribers get it as dockerd sends it."""
         name = container["Name"][1:]
         self.history.append((action, name))
         now = time.time_ns()
-        event = {
+        attributes = {
+            **(container["Config"].get("Labels") or {}),
+            "name": name,
+            "image": container["Config"].get("Image", ""),
+        }
+        event = DockerEvent("container", action, container["Id"], now, attributes)
+        for listener in list(self.listeners):
+            listener.on_event(event)
+        raw = {
             "Type": "container",
             "Action": action,
-            "Actor": {
-                "ID": container["Id"],
-                "Attributes": {**(container["Config"].get("Labels") or {}), "name": name},
-            },
+            "Actor": {"ID": container["Id"], "Attributes": attributes},
             "time": now // 1_000_000_000,
             "timeNano": now,
         }
         for queue in self._subscribers:
-            queue.put_nowait(event)
+            queue.put_nowait(raw)
 
     async def _call(self, method: str, args: tuple[Any, ...], work: Awaitable[T]) -> T:
         """Run ``work`` as the real client runs a request: recorded, under the deadline."""
