@@ -6,11 +6,12 @@ timestamps) and appends each message to the file the kubelet asked for
 (sandbox ``log_directory`` joined with the container's ``log_path``), in
 the CRI format ``crictl logs`` and the kubelet read (``shim.criolog``).
 
-No line is lost across a restart of the shim: dockerd still holds every
-message, and on start-up each copier resumes from the newest timestamp
-already in its file (dockerd's ``since`` is inclusive, so the lines at that
-exact timestamp are remembered and skipped). Containers that exited while
-the shim was down get a one-off catch-up copy.
+No line is lost or copied twice across a restart of the shim: dockerd
+still holds every message, and on start-up each copier resumes a little
+before the newest timestamp already in its file (``criolog.LogCursor``:
+dockerd's ``since`` is inclusive, and the lines found written are skipped,
+each once). Containers that exited while the shim was down get a one-off
+catch-up copy.
 
 File writes are blocking system calls, so they run in a worker thread,
 batched: one thread hop writes every line that arrived meanwhile.
@@ -75,7 +76,7 @@ class LogFile:
             handle = hostfs.open_regular(self._name, os.O_RDWR | os.O_APPEND | os.O_CREAT, parent)
             try:
                 self._drop_torn_tail(handle)
-                self.resume = _resume_point_of(_tail(handle)) or self._rotated_resume_point(parent)
+                self.resume = _resume_point_of(handle) or self._rotated_resume_point(parent)
             except BaseException:
                 os.close(handle)
                 raise
@@ -124,7 +125,7 @@ class LogFile:
 
     def _rotated_resume_point(self, parent: int) -> criolog.ResumePoint | None:
         """After a rotation the current file may be empty; the newest rotated one tells."""
-        newest: tuple[float, bytes] | None = None
+        newest: tuple[float, bytes, bool] | None = None
         for entry in os.listdir(parent):
             if not entry.startswith(self._name + ".") or entry.endswith((".gz", ".tmp")):
                 continue
@@ -135,10 +136,10 @@ class LogFile:
             try:
                 mtime = os.fstat(handle).st_mtime
                 if newest is None or mtime > newest[0]:
-                    newest = (mtime, _tail(handle))
+                    newest = (mtime, _tail(handle), _is_whole(handle))
             finally:
                 os.close(handle)
-        return _resume_point_of(newest[1]) if newest else None
+        return _resume_point_after(newest[1], newest[2]) if newest else None
 
 
 def _tail(handle: int) -> bytes:
@@ -147,8 +148,17 @@ def _tail(handle: int) -> bytes:
     return os.pread(handle, size - start, start)
 
 
-def _resume_point_of(tail: bytes) -> criolog.ResumePoint | None:
-    return criolog.resume_point(criolog.parse_tail(tail))
+def _is_whole(handle: int) -> bool:
+    """Whether :func:`_tail` reads the whole file."""
+    return os.fstat(handle).st_size <= TAIL_BYTES
+
+
+def _resume_point_of(handle: int) -> criolog.ResumePoint | None:
+    return _resume_point_after(_tail(handle), _is_whole(handle))
+
+
+def _resume_point_after(tail: bytes, whole: bool) -> criolog.ResumePoint | None:
+    return criolog.resume_point(criolog.parse_tail(tail), whole=whole)
 
 
 # The start of a CRI line torn anywhere in its timestamp ("2026-", "2026-01-0"...).
@@ -174,8 +184,7 @@ class Copier:
     follow: bool
     # Bounded: a slow disk slows the reading of dockerd's log instead of filling memory.
     _queue: asyncio.Queue[_Item] = field(default_factory=lambda: asyncio.Queue(QUEUE_LINES))
-    _recent: criolog.RecentLines = field(default_factory=criolog.RecentLines)
-    _resume: criolog.ResumePoint | None = None
+    _cursor: criolog.LogCursor = field(default_factory=criolog.LogCursor)
     _reader_done: bool = False
     _finished: bool = False
 
@@ -187,7 +196,7 @@ class Copier:
         try:
             if not self.file.is_open:
                 await asyncio.to_thread(self.file.open)
-            self._resume = self.file.resume
+            self._cursor = criolog.LogCursor(self.file.resume)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._write())
                 group.create_task(self._read())
@@ -237,11 +246,9 @@ class Copier:
                 if not self.follow or not await self._still_running():
                     break
                 log.debug("log stream of %s ended while it runs; re-attaching", self.container_id)
-                self._resume = self._recent.resume_point() or self._resume
             if self.follow:
                 # dockerd can end a follow before sending the last message it stored
                 # (output without a trailing newline): one final read copies the rest.
-                self._resume = self._recent.resume_point() or self._resume
                 await self._copy_stream(follow=False)
         finally:
             self._end_of_input()
@@ -253,16 +260,14 @@ class Copier:
             self._queue.put_nowait(None)
 
     async def _copy_stream(self, follow: bool) -> None:
-        since = self._resume.since if self._resume else None
+        since = self._cursor.next_read()
         try:
             async for frame in self.docker.log_frames(
                 self.container_id, tty=self.tty, since=since, follow=follow
             ):
                 line = _line(frame)
-                if self._resume and self._resume.already_written(line):
-                    continue
-                self._recent.add(line)
-                await self._queue.put(line)
+                if self._cursor.admit(line):
+                    await self._queue.put(line)
         except DockerAPIError as exc:
             if not exc.is_not_found:
                 log.warning("reading logs of %s failed: %s", self.container_id, exc.message)
