@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -150,10 +151,18 @@ async def test_reopen_container_log_of_a_stopped_container_fails(workspace: Work
 
 @pytest.fixture
 async def restartable_shim(tmp_path: Path) -> AsyncIterator[ShimProcess]:
-    """A shim of its own, to kill -9; the test starts its successors on the same socket."""
+    """A shim of its own, to kill -9; the test starts its successors on the same socket.
+
+    Scoped to an instance of its own: on start-up a shim resumes the logs of
+    every container it sees, and two shims copying one container's output
+    into the same file write every line twice.
+    """
     socket_dir = short_socket_dir()
     shim = ShimProcess(
-        socket_dir / "cri.sock", tmp_path / "shim.log", env={"DOCKER_HOST": env.DOCKER_HOST}
+        socket_dir / "cri.sock",
+        tmp_path / "shim.log",
+        args=["--instance", f"test-logs-{uuid.uuid4().hex[:12]}"],
+        env={"DOCKER_HOST": env.DOCKER_HOST},
     )
     try:
         await asyncio.to_thread(shim.start)
@@ -206,3 +215,41 @@ async def test_no_line_is_lost_or_duplicated_across_a_kill_of_the_shim(
 async def has_texts(path: Path, needles: list[bytes]) -> bool:
     found = {text for _, _, text in read_lines(path)}
     return all(needle in found for needle in needles)
+
+
+async def test_output_ending_just_after_a_restart_of_the_shim_is_logged_once(
+    restartable_shim: ShimProcess, docker: aiodocker.Docker, tmp_path: Path
+) -> None:
+    """The container exits within the resume window of the restart (issue #8).
+
+    The copier reads dockerd's log once more after the exit, from a window
+    that reaches back into what the killed shim wrote. Every line is the same
+    text (``yes``), so lines are told apart only by their count.
+    """
+    batch = 300
+    workspace = Workspace(CriClient(restartable_shim.endpoint), docker, tmp_path / "pod-logs")
+    try:
+        pod_id, pod = await workspace.run_pod()
+        burst = f"i=0; while [ $i -lt {batch} ]; do echo y; echo y >&2; i=$((i+1)); done"
+        script = f"{burst}; while [ ! -e /tmp/go ]; do usleep 20000; done; {burst}"
+        config = workspace.container_config("yes", ["sh", "-c", script])
+        container_id = await workspace.run_container(pod_id, pod, config)
+        path = log_file(pod, config)
+        await eventually(lambda: has_lines(path, 2 * batch))
+
+        await asyncio.to_thread(restartable_shim.kill)
+        await asyncio.to_thread(restartable_shim.start)
+        await workspace.cri.close()
+        workspace.cri = CriClient(restartable_shim.endpoint)
+        assert (await workspace.exec(container_id, "touch", "/tmp/go")).exit_code == 0
+        await workspace.wait_exit(container_id)
+
+        # The status wait_exit read is answered once the copier is done (within a bound).
+        await eventually(lambda: has_lines(path, 4 * batch), timeout=20)
+        assert Counter((stream, text) for stream, _, text in read_lines(path)) == {
+            ("stdout", b"y"): 2 * batch,
+            ("stderr", b"y"): 2 * batch,
+        }
+    finally:
+        await workspace.cleanup()
+        await workspace.cri.close()
