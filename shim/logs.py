@@ -15,12 +15,18 @@ catch-up copy.
 
 File writes are blocking system calls, so they run in a worker thread,
 batched: one thread hop writes every line that arrived meanwhile.
+
+A copier holds an exclusive lock (flock) on its file: a second shim on the
+same dockerd (one not scoped with ``--instance``, or a restarted shim whose
+predecessor still runs) leaves a log another process writes alone instead of
+writing every line twice. The kernel drops the lock of a killed process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -44,6 +50,10 @@ QUEUE_LINES = 10_000
 CATCH_UP_CONCURRENCY = 4
 # How long ContainerStatus waits for an exited container's last output to be copied.
 EXIT_FLUSH_SECONDS = 2.0
+
+
+class LogFileBusy(Exception):
+    """Another process (a second shim on the same dockerd) is writing this log file."""
 
 
 class LogFile:
@@ -70,11 +80,14 @@ class LogFile:
         """Open (creating it) for appending and tell where a previous copy of this log ended.
 
         Raises :class:`hostfs.UnsafePath` for a symlink, special file or
-        foreign file at the path, and changes nothing then.
+        foreign file at the path, and :class:`LogFileBusy` for a file another
+        process writes; changes nothing then.
         """
         with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
             handle = hostfs.open_regular(self._name, os.O_RDWR | os.O_APPEND | os.O_CREAT, parent)
             try:
+                # Before reading or cutting the tail: another writer may be mid-line.
+                _lock(handle, self.relative)
                 self._drop_torn_tail(handle)
                 self.resume = _resume_point_of(handle) or self._rotated_resume_point(parent)
             except BaseException:
@@ -94,6 +107,11 @@ class LogFile:
         """Start a new file at the same path (after a rotation renamed the old one)."""
         with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
             handle = hostfs.open_regular(self._name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, parent)
+            try:
+                _lock(handle, self.relative)
+            except BaseException:
+                os.close(handle)
+                raise
         self.close()
         self._handle = handle
 
@@ -140,6 +158,14 @@ class LogFile:
             finally:
                 os.close(handle)
         return _resume_point_after(newest[1], newest[2]) if newest else None
+
+
+def _lock(handle: int, relative: str) -> None:
+    """Take the file's one writer lock, without waiting; the lock goes with the handle."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        raise LogFileBusy(f"{relative!r} is being written by another process") from exc
 
 
 def _tail(handle: int) -> bytes:
@@ -213,6 +239,13 @@ class Copier:
                 "not writing the log of %s: %s",
                 self.container_id[:12],
                 "; ".join(str(exc) for exc in refusals.exceptions),
+            )
+        except* LogFileBusy as busy:
+            # That process copies it; dockerd keeps the output for whoever resumes next.
+            log.info(
+                "not copying the log of %s: %s",
+                self.container_id[:12],
+                "; ".join(str(exc) for exc in busy.exceptions),
             )
         finally:
             self._finished = True
@@ -307,7 +340,7 @@ class Copier:
     async def _reopen(self, request: _Reopen) -> None:
         try:
             await asyncio.to_thread(self.file.reopen)
-        except (OSError, hostfs.UnsafePath) as exc:
+        except (OSError, hostfs.UnsafePath, LogFileBusy) as exc:
             request.done.set_exception(FailedPrecondition(f"cannot reopen {self.file.path}: {exc}"))
         else:
             request.done.set_result(None)
@@ -362,7 +395,7 @@ class LogManager:
             # The thread finishes anyway; its file must not leak.
             opening.add_done_callback(lambda done: _close_quietly(done, file))
             raise
-        except hostfs.UnsafePath as exc:
+        except (hostfs.UnsafePath, LogFileBusy) as exc:
             raise FailedPrecondition(f"log_path: refusing {file.path}: {exc}") from exc
         except OSError as exc:
             raise FailedPrecondition(f"log_path: cannot open {file.path}: {exc}") from exc

@@ -231,8 +231,10 @@ async def test_output_ending_just_after_a_restart_of_the_shim_is_logged_once(
     try:
         pod_id, pod = await workspace.run_pod()
         burst = f"i=0; while [ $i -lt {batch} ]; do echo y; echo y >&2; i=$((i+1)); done"
-        script = f"{burst}; while [ ! -e /tmp/go ]; do usleep 20000; done; {burst}"
-        config = workspace.container_config("yes", ["sh", "-c", script])
+        script = f"{burst}; {WAIT_FOR_GO}; {burst}"
+        config = workspace.container_config(
+            "yes", ["sh", "-c", script], mounts=[go_mount(tmp_path)]
+        )
         container_id = await workspace.run_container(pod_id, pod, config)
         path = log_file(pod, config)
         await eventually(lambda: has_lines(path, 2 * batch))
@@ -241,7 +243,7 @@ async def test_output_ending_just_after_a_restart_of_the_shim_is_logged_once(
         await asyncio.to_thread(restartable_shim.start)
         await workspace.cri.close()
         workspace.cri = CriClient(restartable_shim.endpoint)
-        assert (await workspace.exec(container_id, "touch", "/tmp/go")).exit_code == 0
+        (tmp_path / "release" / "go").touch()
         await workspace.wait_exit(container_id)
 
         # The status wait_exit read is answered once the copier is done (within a bound).
@@ -253,3 +255,63 @@ async def test_output_ending_just_after_a_restart_of_the_shim_is_logged_once(
     finally:
         await workspace.cleanup()
         await workspace.cri.close()
+
+
+async def test_a_second_shim_on_the_same_dockerd_leaves_a_log_being_copied_alone(
+    restartable_shim: ShimProcess, docker: aiodocker.Docker, tmp_path: Path
+) -> None:
+    """A shim that starts while another copies a container's output writes none of it.
+
+    Both see the container (the same ``--instance``): without the file lock
+    each would append every line of the second burst.
+    """
+    batch = 200
+    workspace = Workspace(CriClient(restartable_shim.endpoint), docker, tmp_path / "pod-logs")
+    socket_dir = short_socket_dir()
+    second = ShimProcess(
+        socket_dir / "cri.sock",
+        tmp_path / "second-shim.log",
+        args=restartable_shim.args,
+        env={"DOCKER_HOST": env.DOCKER_HOST},
+    )
+    try:
+        pod_id, pod = await workspace.run_pod()
+        burst = f"i=0; while [ $i -lt {batch} ]; do echo out-$i; echo err-$i >&2; i=$((i+1)); done"
+        script = f"{burst}; {WAIT_FOR_GO}; {burst}"
+        config = workspace.container_config(
+            "twice", ["sh", "-c", script], mounts=[go_mount(tmp_path)]
+        )
+        container_id = await workspace.run_container(pod_id, pod, config)
+        path = log_file(pod, config)
+        await eventually(lambda: has_lines(path, 2 * batch))
+
+        await asyncio.to_thread(second.start)
+        refusal = f"not copying the log of {container_id[:12]}"
+        await eventually(lambda: logged(second, refusal), timeout=20)
+        (tmp_path / "release" / "go").touch()
+        await workspace.wait_exit(container_id)
+
+        await eventually(lambda: has_lines(path, 4 * batch), timeout=20)
+        expected = Counter(b"%s-%d" % (name, n) for name in (b"out", b"err") for n in range(batch))
+        assert Counter(text for _, _, text in read_lines(path)) == expected + expected
+    finally:
+        await workspace.cleanup()
+        await workspace.cri.close()
+        if second.process is not None and second.process.poll() is None:
+            await asyncio.to_thread(second.stop)
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+async def logged(shim: ShimProcess, needle: str) -> bool:
+    return needle in shim.log_text()
+
+
+# The container waits for the test's go, through a mount (an exec racing the
+# container's exit would test ExecSync, not the log).
+WAIT_FOR_GO = "while [ ! -e /release/go ]; do usleep 20000; done"
+
+
+def go_mount(tmp_path: Path) -> pb.Mount:
+    release = tmp_path / "release"
+    release.mkdir(exist_ok=True)
+    return pb.Mount(container_path="/release", host_path=str(release))

@@ -321,3 +321,27 @@ async def test_identical_fragments_of_a_long_line_are_each_copied(tmp_path: Path
     lines = (tmp_path / "0.log").read_bytes().splitlines()
     assert [line.split(b" ")[2] for line in lines] == [b"P", b"P", b"F"]
     assert b"".join(line.split(b" ", 3)[3] for line in lines) == b"y" * (2 * 16384 + 8192)
+
+
+async def test_a_copier_leaves_a_log_another_process_writes_alone(tmp_path: Path) -> None:
+    """A second shim resuming a container the first still copies (issue #8): no line twice."""
+    stream = FakeStream()
+    for n in range(3):
+        stream.push(f"line-{n}")
+    stream.end()
+    owner = LogFile(str(tmp_path), "0.log")
+    owner.open()
+    copier = Copier(stream, "c1", LogFile(str(tmp_path), "0.log"), tty=False, follow=False)  # type: ignore[arg-type]
+    await _run_to_end(copier)
+    assert (tmp_path / "0.log").read_bytes() == b""
+    owner.close()
+
+
+async def test_starting_a_container_whose_log_another_process_writes_is_refused(
+    tmp_path: Path,
+) -> None:
+    owner = LogFile(str(tmp_path), "0.log")
+    owner.open()
+    with pytest.raises(FailedPrecondition, match=r"log_path: .*another process"):
+        await LogManager(FakeStream()).open(str(tmp_path), "0.log")  # type: ignore[arg-type]
+    owner.close()
