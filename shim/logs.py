@@ -53,7 +53,7 @@ EXIT_FLUSH_SECONDS = 2.0
 
 
 class LogFileBusy(Exception):
-    """Another process (a second shim on the same dockerd) is writing this log file."""
+    """Another copier (a second shim's, on the same dockerd) is writing this log file."""
 
 
 class LogFile:
@@ -108,6 +108,10 @@ class LogFile:
         with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
             handle = hostfs.open_regular(self._name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, parent)
             try:
+                if self._handle is not None and _same_file(handle, self._handle):
+                    # Nothing was rotated: keep writing (and holding the lock) as before.
+                    os.close(handle)
+                    return
                 _lock(handle, self.relative)
             except BaseException:
                 os.close(handle)
@@ -165,7 +169,12 @@ def _lock(handle: int, relative: str) -> None:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
-        raise LogFileBusy(f"{relative!r} is being written by another process") from exc
+        raise LogFileBusy(f"{relative!r} is being written by another log copier") from exc
+
+
+def _same_file(a: int, b: int) -> bool:
+    first, second = os.fstat(a), os.fstat(b)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def _tail(handle: int) -> bytes:

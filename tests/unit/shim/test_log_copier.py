@@ -342,6 +342,6 @@ async def test_starting_a_container_whose_log_another_process_writes_is_refused(
 ) -> None:
     owner = LogFile(str(tmp_path), "0.log")
     owner.open()
-    with pytest.raises(FailedPrecondition, match=r"log_path: .*another process"):
+    with pytest.raises(FailedPrecondition, match=r"log_path: .*another log copier"):
         await LogManager(FakeStream()).open(str(tmp_path), "0.log")  # type: ignore[arg-type]
     owner.close()

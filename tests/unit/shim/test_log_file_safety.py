@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shim import hostfs
+from shim.criolog import parse as parse_line
 from shim.logs import LogFile, LogFileBusy
 
 LINE = b"2026-01-01T00:00:00.000000001Z stdout F hello\n"
@@ -105,7 +106,7 @@ def test_a_log_file_another_writer_holds_is_refused_and_its_torn_line_kept(
     writer.open()
     half_written = LINE + b"2026-01-01T00:00:01.0000Z std"
     (log_dir / "0.log").write_bytes(half_written)
-    with pytest.raises(LogFileBusy, match="another process"):
+    with pytest.raises(LogFileBusy, match="another log copier"):
         LogFile(str(log_dir), "0.log").open()
     assert (log_dir / "0.log").read_bytes() == half_written
     writer.close()
@@ -127,6 +128,17 @@ def test_a_reopen_onto_a_file_another_writer_holds_is_refused(log_dir: Path) -> 
     other.close()
     file.reopen()
     file.close()
+
+
+def test_a_reopen_without_a_rotation_keeps_writing_the_same_file(log_dir: Path) -> None:
+    """ReopenContainerLog with nothing renamed: the copier's own lock is no other writer's."""
+    file = LogFile(str(log_dir), "0.log")
+    file.open()
+    file.reopen()
+    file.reopen()
+    file.write([parse_line(LINE)])
+    file.close()
+    assert (log_dir / "0.log").read_bytes() == LINE
 
 
 def test_missing_directories_below_the_log_directory_are_created(log_dir: Path) -> None:
