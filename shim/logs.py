@@ -6,20 +6,27 @@ timestamps) and appends each message to the file the kubelet asked for
 (sandbox ``log_directory`` joined with the container's ``log_path``), in
 the CRI format ``crictl logs`` and the kubelet read (``shim.criolog``).
 
-No line is lost across a restart of the shim: dockerd still holds every
-message, and on start-up each copier resumes from the newest timestamp
-already in its file (dockerd's ``since`` is inclusive, so the lines at that
-exact timestamp are remembered and skipped). Containers that exited while
-the shim was down get a one-off catch-up copy.
+No line is lost or copied twice across a restart of the shim: dockerd
+still holds every message, and on start-up each copier resumes a little
+before the newest timestamp already in its file (``criolog.LogCursor``:
+dockerd's ``since`` is inclusive, and the lines found written are skipped,
+each once). Containers that exited while the shim was down get a one-off
+catch-up copy.
 
 File writes are blocking system calls, so they run in a worker thread,
 batched: one thread hop writes every line that arrived meanwhile.
+
+A copier holds an exclusive lock (flock) on its file: a second shim on the
+same dockerd (one not scoped with ``--instance``, or a restarted shim whose
+predecessor still runs) leaves a log another process writes alone instead of
+writing every line twice. The kernel drops the lock of a killed process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -42,6 +49,10 @@ QUEUE_LINES = 10_000
 CATCH_UP_CONCURRENCY = 4
 # How long ContainerStatus waits for an exited container's last output to be copied.
 EXIT_FLUSH_SECONDS = 2.0
+
+
+class LogFileBusy(Exception):
+    """Another copier (a second shim's, on the same dockerd) is writing this log file."""
 
 
 class LogFile:
@@ -68,13 +79,16 @@ class LogFile:
         """Open (creating it) for appending and tell where a previous copy of this log ended.
 
         Raises :class:`hostfs.UnsafePath` for a symlink, special file or
-        foreign file at the path, and changes nothing then.
+        foreign file at the path, and :class:`LogFileBusy` for a file another
+        process writes; changes nothing then.
         """
         with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
             handle = hostfs.open_regular(self._name, os.O_RDWR | os.O_APPEND | os.O_CREAT, parent)
             try:
+                # Before reading or cutting the tail: another writer may be mid-line.
+                _lock(handle, self.relative)
                 self._drop_torn_tail(handle)
-                self.resume = _resume_point_of(_tail(handle)) or self._rotated_resume_point(parent)
+                self.resume = _resume_point_of(handle) or self._rotated_resume_point(parent)
             except BaseException:
                 os.close(handle)
                 raise
@@ -92,6 +106,15 @@ class LogFile:
         """Start a new file at the same path (after a rotation renamed the old one)."""
         with hostfs.directory_below(self.root, self._dirs, create=True) as parent:
             handle = hostfs.open_regular(self._name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, parent)
+            try:
+                if self._handle is not None and _same_file(handle, self._handle):
+                    # Nothing was rotated: keep writing (and holding the lock) as before.
+                    os.close(handle)
+                    return
+                _lock(handle, self.relative)
+            except BaseException:
+                os.close(handle)
+                raise
         self.close()
         self._handle = handle
 
@@ -123,7 +146,7 @@ class LogFile:
 
     def _rotated_resume_point(self, parent: int) -> criolog.ResumePoint | None:
         """After a rotation the current file may be empty; the newest rotated one tells."""
-        newest: tuple[float, bytes] | None = None
+        newest: tuple[float, bytes, bool] | None = None
         for entry in os.listdir(parent):
             if not entry.startswith(self._name + ".") or entry.endswith((".gz", ".tmp")):
                 continue
@@ -134,10 +157,23 @@ class LogFile:
             try:
                 mtime = os.fstat(handle).st_mtime
                 if newest is None or mtime > newest[0]:
-                    newest = (mtime, _tail(handle))
+                    newest = (mtime, _tail(handle), _is_whole(handle))
             finally:
                 os.close(handle)
-        return _resume_point_of(newest[1]) if newest else None
+        return _resume_point_after(newest[1], newest[2]) if newest else None
+
+
+def _lock(handle: int, relative: str) -> None:
+    """Take the file's one writer lock, without waiting; the lock goes with the handle."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        raise LogFileBusy(f"{relative!r} is being written by another log copier") from exc
+
+
+def _same_file(a: int, b: int) -> bool:
+    first, second = os.fstat(a), os.fstat(b)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def _tail(handle: int) -> bytes:
@@ -146,8 +182,17 @@ def _tail(handle: int) -> bytes:
     return os.pread(handle, size - start, start)
 
 
-def _resume_point_of(tail: bytes) -> criolog.ResumePoint | None:
-    return criolog.resume_point(criolog.parse_tail(tail))
+def _is_whole(handle: int) -> bool:
+    """Whether :func:`_tail` reads the whole file."""
+    return os.fstat(handle).st_size <= TAIL_BYTES
+
+
+def _resume_point_of(handle: int) -> criolog.ResumePoint | None:
+    return _resume_point_after(_tail(handle), _is_whole(handle))
+
+
+def _resume_point_after(tail: bytes, whole: bool) -> criolog.ResumePoint | None:
+    return criolog.resume_point(criolog.parse_tail(tail), whole=whole)
 
 
 # The start of a CRI line torn anywhere in its timestamp ("2026-", "2026-01-0"...).
@@ -173,8 +218,7 @@ class Copier:
     follow: bool
     # Bounded: a slow disk slows the reading of dockerd's log instead of filling memory.
     _queue: asyncio.Queue[_Item] = field(default_factory=lambda: asyncio.Queue(QUEUE_LINES))
-    _recent: criolog.RecentLines = field(default_factory=criolog.RecentLines)
-    _resume: criolog.ResumePoint | None = None
+    _cursor: criolog.LogCursor = field(default_factory=criolog.LogCursor)
     _reader_done: bool = False
     _finished: bool = False
 
@@ -186,7 +230,7 @@ class Copier:
         try:
             if not self.file.is_open:
                 await asyncio.to_thread(self.file.open)
-            self._resume = self.file.resume
+            self._cursor = criolog.LogCursor(self.file.resume)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._write())
                 group.create_task(self._read())
@@ -203,6 +247,13 @@ class Copier:
                 "not writing the log of %s: %s",
                 self.container_id[:12],
                 "; ".join(str(exc) for exc in refusals.exceptions),
+            )
+        except* LogFileBusy as busy:
+            # That process copies it; dockerd keeps the output for whoever resumes next.
+            log.info(
+                "not copying the log of %s: %s",
+                self.container_id[:12],
+                "; ".join(str(exc) for exc in busy.exceptions),
             )
         finally:
             self._finished = True
@@ -236,11 +287,9 @@ class Copier:
                 if not self.follow or not await self._still_running():
                     break
                 log.debug("log stream of %s ended while it runs; re-attaching", self.container_id)
-                self._resume = self._recent.resume_point() or self._resume
             if self.follow:
                 # dockerd can end a follow before sending the last message it stored
                 # (output without a trailing newline): one final read copies the rest.
-                self._resume = self._recent.resume_point() or self._resume
                 await self._copy_stream(follow=False)
         finally:
             self._end_of_input()
@@ -252,16 +301,14 @@ class Copier:
             self._queue.put_nowait(None)
 
     async def _copy_stream(self, follow: bool) -> None:
-        since = self._resume.since if self._resume else None
+        since = self._cursor.next_read()
         try:
             async for frame in self.docker.log_frames(
                 self.container_id, tty=self.tty, since=since, follow=follow
             ):
                 line = _line(frame)
-                if self._resume and self._resume.already_written(line):
-                    continue
-                self._recent.add(line)
-                await self._queue.put(line)
+                if self._cursor.admit(line):
+                    await self._queue.put(line)
         except DockerAPIError as exc:
             if not exc.is_not_found:
                 log.warning("reading logs of %s failed: %s", self.container_id, exc.message)
@@ -301,7 +348,7 @@ class Copier:
     async def _reopen(self, request: _Reopen) -> None:
         try:
             await asyncio.to_thread(self.file.reopen)
-        except (OSError, hostfs.UnsafePath) as exc:
+        except (OSError, hostfs.UnsafePath, LogFileBusy) as exc:
             request.done.set_exception(FailedPrecondition(f"cannot reopen {self.file.path}: {exc}"))
         else:
             request.done.set_result(None)
@@ -356,7 +403,7 @@ class LogManager:
             # The thread finishes anyway; its file must not leak.
             opening.add_done_callback(lambda done: _close_quietly(done, file))
             raise
-        except hostfs.UnsafePath as exc:
+        except (hostfs.UnsafePath, LogFileBusy) as exc:
             raise FailedPrecondition(f"log_path: refusing {file.path}: {exc}") from exc
         except OSError as exc:
             raise FailedPrecondition(f"log_path: cannot open {file.path}: {exc}") from exc

@@ -422,10 +422,14 @@ async def test_shims_of_different_instances_do_not_see_each_other(
         app_a = await space_a.run_container(
             pod_a, config, space_a.container_config("app", ["sleep", "3600"])
         )
-        # The same pod metadata, hence the same Docker name, held by the other instance.
-        pod_b, _ = await space_b.run_pod(config)
+        # The same pod metadata, hence the same Docker name, held by the other instance
+        # (with a log directory of its own: one log file has one writer).
+        config_b = pb.PodSandboxConfig()
+        config_b.CopyFrom(config)
+        config_b.log_directory = config.log_directory + "-b"
+        pod_b, _ = await space_b.run_pod(config_b)
         app_b = await space_b.run_container(
-            pod_b, config, space_b.container_config("app", ["sleep", "3600"])
+            pod_b, config_b, space_b.container_config("app", ["sleep", "3600"])
         )
 
         assert await listed(space_a.cri, space_a.tag) == ({pod_a}, {app_a})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -150,10 +151,18 @@ async def test_reopen_container_log_of_a_stopped_container_fails(workspace: Work
 
 @pytest.fixture
 async def restartable_shim(tmp_path: Path) -> AsyncIterator[ShimProcess]:
-    """A shim of its own, to kill -9; the test starts its successors on the same socket."""
+    """A shim of its own, to kill -9; the test starts its successors on the same socket.
+
+    Scoped to an instance of its own: on start-up a shim resumes the logs of
+    every container it sees, and two shims copying one container's output
+    into the same file write every line twice.
+    """
     socket_dir = short_socket_dir()
     shim = ShimProcess(
-        socket_dir / "cri.sock", tmp_path / "shim.log", env={"DOCKER_HOST": env.DOCKER_HOST}
+        socket_dir / "cri.sock",
+        tmp_path / "shim.log",
+        args=["--instance", f"test-logs-{uuid.uuid4().hex[:12]}"],
+        env={"DOCKER_HOST": env.DOCKER_HOST},
     )
     try:
         await asyncio.to_thread(shim.start)
@@ -206,3 +215,103 @@ async def test_no_line_is_lost_or_duplicated_across_a_kill_of_the_shim(
 async def has_texts(path: Path, needles: list[bytes]) -> bool:
     found = {text for _, _, text in read_lines(path)}
     return all(needle in found for needle in needles)
+
+
+async def test_output_ending_just_after_a_restart_of_the_shim_is_logged_once(
+    restartable_shim: ShimProcess, docker: aiodocker.Docker, tmp_path: Path
+) -> None:
+    """The container exits within the resume window of the restart (issue #8).
+
+    The copier reads dockerd's log once more after the exit, from a window
+    that reaches back into what the killed shim wrote. Every line is the same
+    text (``yes``), so lines are told apart only by their count.
+    """
+    batch = 300
+    workspace = Workspace(CriClient(restartable_shim.endpoint), docker, tmp_path / "pod-logs")
+    try:
+        pod_id, pod = await workspace.run_pod()
+        burst = f"i=0; while [ $i -lt {batch} ]; do echo y; echo y >&2; i=$((i+1)); done"
+        script = f"{burst}; {WAIT_FOR_GO}; {burst}"
+        config = workspace.container_config(
+            "yes", ["sh", "-c", script], mounts=[go_mount(tmp_path)]
+        )
+        container_id = await workspace.run_container(pod_id, pod, config)
+        path = log_file(pod, config)
+        await eventually(lambda: has_lines(path, 2 * batch))
+
+        await asyncio.to_thread(restartable_shim.kill)
+        await asyncio.to_thread(restartable_shim.start)
+        await workspace.cri.close()
+        workspace.cri = CriClient(restartable_shim.endpoint)
+        (tmp_path / "release" / "go").touch()
+        await workspace.wait_exit(container_id)
+
+        # The status wait_exit read is answered once the copier is done (within a bound).
+        await eventually(lambda: has_lines(path, 4 * batch), timeout=20)
+        assert Counter((stream, text) for stream, _, text in read_lines(path)) == {
+            ("stdout", b"y"): 2 * batch,
+            ("stderr", b"y"): 2 * batch,
+        }
+    finally:
+        await workspace.cleanup()
+        await workspace.cri.close()
+
+
+async def test_a_second_shim_on_the_same_dockerd_leaves_a_log_being_copied_alone(
+    restartable_shim: ShimProcess, docker: aiodocker.Docker, tmp_path: Path
+) -> None:
+    """A shim that starts while another copies a container's output writes none of it.
+
+    Both see the container (the same ``--instance``): without the file lock
+    each would append every line of the second burst.
+    """
+    batch = 200
+    workspace = Workspace(CriClient(restartable_shim.endpoint), docker, tmp_path / "pod-logs")
+    socket_dir = short_socket_dir()
+    second = ShimProcess(
+        socket_dir / "cri.sock",
+        tmp_path / "second-shim.log",
+        args=restartable_shim.args,
+        env={"DOCKER_HOST": env.DOCKER_HOST},
+    )
+    try:
+        pod_id, pod = await workspace.run_pod()
+        burst = f"i=0; while [ $i -lt {batch} ]; do echo out-$i; echo err-$i >&2; i=$((i+1)); done"
+        script = f"{burst}; {WAIT_FOR_GO}; {burst}"
+        config = workspace.container_config(
+            "twice", ["sh", "-c", script], mounts=[go_mount(tmp_path)]
+        )
+        container_id = await workspace.run_container(pod_id, pod, config)
+        path = log_file(pod, config)
+        await eventually(lambda: has_lines(path, 2 * batch))
+
+        await asyncio.to_thread(second.start)
+        refusal = f"not copying the log of {container_id[:12]}"
+        await eventually(lambda: logged(second, refusal), timeout=20)
+        (tmp_path / "release" / "go").touch()
+        await workspace.wait_exit(container_id)
+
+        await eventually(lambda: has_lines(path, 4 * batch), timeout=20)
+        expected = Counter(b"%s-%d" % (name, n) for name in (b"out", b"err") for n in range(batch))
+        assert Counter(text for _, _, text in read_lines(path)) == expected + expected
+    finally:
+        await workspace.cleanup()
+        await workspace.cri.close()
+        if second.process is not None and second.process.poll() is None:
+            await asyncio.to_thread(second.stop)
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+async def logged(shim: ShimProcess, needle: str) -> bool:
+    return needle in shim.log_text()
+
+
+# The container waits for the test's go, through a mount (an exec racing the
+# container's exit would test ExecSync, not the log).
+WAIT_FOR_GO = "while [ ! -e /release/go ]; do usleep 20000; done"
+
+
+def go_mount(tmp_path: Path) -> pb.Mount:
+    release = tmp_path / "release"
+    release.mkdir(exist_ok=True)
+    return pb.Mount(container_path="/release", host_path=str(release))

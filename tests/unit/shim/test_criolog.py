@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shim import criolog
-from shim.criolog import LogLine, RecentLines, ResumePoint
+from shim.criolog import LogCursor, LogLine, RecentLines, ResumePoint
 
 SECOND = 1_000_000_000
 BASE_S = calendar.timegm((2024, 1, 2, 3, 4, 5))  # 2024-01-02T03:04:05Z
@@ -129,7 +129,7 @@ def test_resume_point_window():
     point = criolog.resume_point(lines)
     assert point is not None
     assert point.since_ns == (BASE_S + 3) * SECOND - WINDOW
-    assert point.seen == frozenset(lines[2:])
+    assert point.seen == tuple(lines[2:])
 
 
 def test_resume_point_is_order_independent():
@@ -154,19 +154,19 @@ def test_since_is_two_seconds_before_the_newest(newest, since):
 
 
 def test_since_format():
-    assert ResumePoint(since_ns=12 * SECOND + 34, seen=frozenset()).since == "12.000000034"
+    assert ResumePoint(since_ns=12 * SECOND + 34, seen=()).since == "12.000000034"
 
 
 def test_already_written():
     written = line(SECOND, b"written")
-    point = criolog.resume_point([line(0, b"first"), written])
-    assert point is not None
-    assert point.already_written(line(SECOND, b"written"))  # an equal line read back
-    assert point.already_written(line(0, b"first"))
-    assert not point.already_written(line(SECOND, b"other text"))
-    assert not point.already_written(line(SECOND, b"written", stream="stderr"))
-    assert not point.already_written(line(SECOND, b"written", partial=True))
-    assert not point.already_written(line(SECOND + 1, b"written"))
+    cursor = LogCursor(criolog.resume_point([line(0, b"first"), written]))
+    assert cursor.next_read() == f"{BASE_S - 1}.000000000"
+    assert not cursor.admit(line(SECOND, b"written"))  # an equal line read back
+    assert not cursor.admit(line(0, b"first"))
+    assert cursor.admit(line(SECOND, b"other text"))
+    assert cursor.admit(line(SECOND, b"written", stream="stderr"))
+    assert cursor.admit(line(SECOND, b"written", partial=True))
+    assert cursor.admit(line(SECOND + 1, b"written"))
 
 
 # -- recent lines -----------------------------------------------------------------------
@@ -191,7 +191,7 @@ def test_recent_lines_keep_late_lines_inside_the_window():
         recent.add(log_line)
     point = recent.resume_point()
     assert point is not None
-    assert point.already_written(late)
+    assert late in point.seen
 
 
 def test_recent_lines_are_pruned():
@@ -224,7 +224,7 @@ def test_lines_dropped_for_room_are_not_asked_for_again():
     # dockerd resends from ``since`` on: exactly the kept lines, which are skipped.
     resent = [x for x in lines if criolog.docker_time_ns(x.timestamp) >= point.since_ns]
     assert resent == lines[3:]
-    assert all(point.already_written(x) for x in resent)
+    assert sorted(point.seen, key=lambda x: x.text) == resent
 
 
 _offsets = st.lists(st.integers(min_value=0, max_value=10 * SECOND), min_size=1, max_size=40)
@@ -275,4 +275,103 @@ def test_resume_point_from_a_tail():
     point = criolog.resume_point(criolog.parse_tail(encode_all(lines)[3:]))
     assert point is not None
     assert point.since_ns == (BASE_S + 4) * SECOND
-    assert point.seen == frozenset(lines[1:])
+    assert point.seen == tuple(lines[1:])
+
+
+def test_resume_point_of_a_cut_tail_starts_at_its_oldest_line():
+    """Lines before the cut are written but unknown: a window reaching them copies them twice."""
+    lines = [line(SECOND, b"a"), line(SECOND + 5, b"b"), line(2 * SECOND, b"c")]
+    point = criolog.resume_point(lines, whole=False)
+    assert point is not None
+    assert point.since_ns == (BASE_S + 1) * SECOND
+    assert point.seen == tuple(lines)
+    # A tail spanning more than the window is cut by the window as usual.
+    assert criolog.resume_point([line(0), *lines[1:]], whole=False) == criolog.resume_point(
+        [line(0), *lines[1:]]
+    )
+
+
+# -- exactly once across reads (LogCursor) -------------------------------------------------
+
+
+def replay(log, since):
+    """dockerd's answer to a read from ``since`` (inclusive): its log, in order, from then."""
+    since_ns = 0 if since is None else int(since.replace(".", ""))
+    return [entry for entry in log if criolog.docker_time_ns(entry.timestamp) >= since_ns]
+
+
+def copy(cursor, log):
+    """One read as the copier does it: what it writes."""
+    return [entry for entry in replay(log, cursor.next_read()) if cursor.admit(entry)]
+
+
+def test_a_fresh_cursor_reads_everything():
+    log = [line(i * SECOND // 10, str(i).encode()) for i in range(5)]
+    cursor = LogCursor()
+    assert cursor.next_read() is None
+    assert copy(LogCursor(), log) == log
+
+
+def test_a_read_after_a_resume_skips_what_the_previous_shim_wrote():
+    log = [line(i * SECOND // 10, b"out-%d" % i) for i in range(30)]
+    cursor = LogCursor(criolog.resume_point(log[:12]))
+    assert copy(cursor, log[:20]) == log[12:20]
+
+
+def test_every_later_read_skips_the_lines_the_file_had_too():
+    """Issue #8: the output ends within the window of the restart, and the copier reads again.
+
+    The second read's window reaches back into the previous shim's lines:
+    they are skipped like the lines this copy wrote (a resume point made only
+    from the lines copied since the restart wrote them twice).
+    """
+    log = [line(i * SECOND // 10, b"out-%d" % i) for i in range(30)]
+    cursor = LogCursor(criolog.resume_point(log[:12]))
+    written = log[:12] + copy(cursor, log[:20])
+    written += copy(cursor, log)  # a re-attach
+    written += copy(cursor, log)  # the final read after the exit
+    assert written == log
+
+
+def test_identical_fragments_with_one_timestamp_are_each_written_once():
+    """dockerd stamps each fragment of a split line with the line's time: ``yes | tr -d '\\n'``."""
+    piece = b"y" * 16384
+    log = [line(SECOND, piece, partial=True)] * 3 + [line(SECOND, b"y", partial=False)]
+    for written_before in range(len(log) + 1):
+        cursor = LogCursor(criolog.resume_point(log[:written_before]))
+        assert log[:written_before] + copy(cursor, log) == log, written_before
+
+
+def test_repeated_lines_are_all_written():
+    """``yes``: the same text, line after line, must arrive as often as it was printed."""
+    log = [line(i * SECOND // 1000, b"y", stream=("stdout", "stderr")[i % 2]) for i in range(3000)]
+    for written_before in (0, 1, 1500, 2999, 3000):
+        cursor = LogCursor(criolog.resume_point(log[:written_before]))
+        written = log[:written_before] + copy(cursor, log[:2000]) + copy(cursor, log)
+        assert len(written) == len(log), written_before
+        assert written == log, written_before
+
+
+_events = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=3), st.sampled_from([b"a", b"b"])),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=_events, kill_at=st.integers(min_value=0, max_value=60), reads=st.integers(1, 4))
+def test_exactly_once_for_any_log_and_any_kill(events, kill_at, reads):
+    """Roughly ordered stamps (stderr lags stdout), equal lines, any kill point, any reads."""
+    log, now = [], 0
+    for step, text in events:
+        now += step * SECOND // 4
+        stream = "stderr" if step % 2 else "stdout"
+        # dockerd's stderr goroutine may stamp a line a little before the stdout before it.
+        log.append(line(now - (SECOND // 8 if stream == "stderr" else 0), text, stream=stream))
+    kill_at = min(kill_at, len(log))
+    cursor = LogCursor(criolog.resume_point(log[:kill_at]))
+    written = list(log[:kill_at])
+    for n in range(reads):
+        written += copy(cursor, log[: kill_at + (len(log) - kill_at) * (n + 1) // reads])
+    assert written == log

@@ -232,3 +232,116 @@ async def test_settling_gives_up_after_its_bound_and_leaves_the_copier_running(
     await manager.settled("c1", within=30)
     assert texts(tmp_path / "0.log") == ["later"]
     await manager.close()
+
+
+# -- resuming after a restart of the shim --------------------------------------------------
+
+
+def _written_by_a_previous_shim(path: Path, stream: FakeStream, count: int) -> None:
+    """The first ``count`` stored frames, as the copier of a killed shim left them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        for frame in stream.stored[:count]:
+            out.write(LogLine(frame.timestamp, frame.stream, frame.partial, frame.text).encode())
+
+
+@pytest.mark.parametrize("lost_at_end", [0, 1])
+async def test_a_resumed_copy_ending_soon_after_the_restart_writes_each_line_once(
+    tmp_path: Path, lost_at_end: int
+) -> None:
+    """The container exits within the resume window of the restart (issue #8).
+
+    After a follow ends, the copier reads once more from a resume point of its
+    own: the lines the previous shim wrote are in that window too.
+    """
+    stream = FakeStream(lost_at_end=lost_at_end)
+    for n in range(10):
+        stream.push(f"line-{n}")
+    _written_by_a_previous_shim(tmp_path / "0.log", stream, 6)
+    copier = Copier(stream, "c1", LogFile(str(tmp_path), "0.log"), tty=False, follow=True)  # type: ignore[arg-type]
+    task = asyncio.create_task(_run_to_end(copier))
+    await stream.drained()
+    stream.push("line-10")
+    stream.end()
+    await task
+    assert texts(tmp_path / "0.log") == [f"line-{n}" for n in range(11)]
+
+
+async def test_a_resumed_copy_that_re_attaches_writes_each_line_once(tmp_path: Path) -> None:
+    """dockerd drops the follow stream of a running container right after the restart."""
+    stream = FakeStream()
+    for n in range(5):
+        stream.push(f"line-{n}")
+    _written_by_a_previous_shim(tmp_path / "0.log", stream, 3)
+    dropped = DroppingStream(stream)
+    copier = Copier(dropped, "c1", LogFile(str(tmp_path), "0.log"), tty=False, follow=True)  # type: ignore[arg-type]
+    task = asyncio.create_task(_run_to_end(copier))
+    await stream.drained()
+    stream.push("line-5")
+    stream.end()
+    await task
+    assert dropped.follows >= 2
+    assert texts(tmp_path / "0.log") == [f"line-{n}" for n in range(6)]
+
+
+class DroppingStream:
+    """dockerd ending the first follow stream once it has sent what is stored."""
+
+    def __init__(self, inner: FakeStream) -> None:
+        self.inner = inner
+        self.follows = 0
+
+    async def log_frames(
+        self, container_id: str, *, since: str | None, follow: bool, **kw: Any
+    ) -> AsyncIterator[LogFrame]:
+        self.follows += follow
+        first = follow and self.follows == 1
+        async for frame in self.inner.log_frames(container_id, since=since, follow=not first, **kw):
+            yield frame
+
+    async def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return await self.inner.inspect_container(container_id)
+
+
+async def test_identical_fragments_of_a_long_line_are_each_copied(tmp_path: Path) -> None:
+    """dockerd stamps every fragment of a split line with the line's timestamp.
+
+    A line of 40 KiB of ``y`` is two identical 16 KiB fragments and a shorter
+    end: a shim killed after the first fragment must still copy the second.
+    """
+    stream = FakeStream()
+    stamp = STAMP.format(1)
+    piece = b"y" * 16384
+    for text, partial in ((piece, True), (piece, True), (b"y" * 8192, False)):
+        stream.stored.append(LogFrame("stdout", stamp, text, partial))
+    _written_by_a_previous_shim(tmp_path / "0.log", stream, 1)
+    stream.end()
+    copier = Copier(stream, "c1", LogFile(str(tmp_path), "0.log"), tty=False, follow=False)  # type: ignore[arg-type]
+    await _run_to_end(copier)
+    lines = (tmp_path / "0.log").read_bytes().splitlines()
+    assert [line.split(b" ")[2] for line in lines] == [b"P", b"P", b"F"]
+    assert b"".join(line.split(b" ", 3)[3] for line in lines) == b"y" * (2 * 16384 + 8192)
+
+
+async def test_a_copier_leaves_a_log_another_process_writes_alone(tmp_path: Path) -> None:
+    """A second shim resuming a container the first still copies (issue #8): no line twice."""
+    stream = FakeStream()
+    for n in range(3):
+        stream.push(f"line-{n}")
+    stream.end()
+    owner = LogFile(str(tmp_path), "0.log")
+    owner.open()
+    copier = Copier(stream, "c1", LogFile(str(tmp_path), "0.log"), tty=False, follow=False)  # type: ignore[arg-type]
+    await _run_to_end(copier)
+    assert (tmp_path / "0.log").read_bytes() == b""
+    owner.close()
+
+
+async def test_starting_a_container_whose_log_another_process_writes_is_refused(
+    tmp_path: Path,
+) -> None:
+    owner = LogFile(str(tmp_path), "0.log")
+    owner.open()
+    with pytest.raises(FailedPrecondition, match=r"log_path: .*another log copier"):
+        await LogManager(FakeStream()).open(str(tmp_path), "0.log")  # type: ignore[arg-type]
+    owner.close()

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from shim import hostfs
-from shim.logs import LogFile
+from shim.criolog import parse as parse_line
+from shim.logs import LogFile, LogFileBusy
 
 LINE = b"2026-01-01T00:00:00.000000001Z stdout F hello\n"
 
@@ -95,6 +96,49 @@ def test_a_torn_last_line_of_a_cri_log_is_cut(log_dir: Path) -> None:
     file.close()
     assert (log_dir / "0.log").read_bytes() == LINE
     assert resume is not None
+
+
+def test_a_log_file_another_writer_holds_is_refused_and_its_torn_line_kept(
+    log_dir: Path,
+) -> None:
+    """Two shims on one dockerd: the second leaves the log alone (it would double every line)."""
+    writer = LogFile(str(log_dir), "0.log")
+    writer.open()
+    half_written = LINE + b"2026-01-01T00:00:01.0000Z std"
+    (log_dir / "0.log").write_bytes(half_written)
+    with pytest.raises(LogFileBusy, match="another log copier"):
+        LogFile(str(log_dir), "0.log").open()
+    assert (log_dir / "0.log").read_bytes() == half_written
+    writer.close()
+    # The lock goes with its holder (a killed shim's too): the next writer resumes.
+    successor = LogFile(str(log_dir), "0.log")
+    assert successor.open() is not None
+    successor.close()
+
+
+def test_a_reopen_onto_a_file_another_writer_holds_is_refused(log_dir: Path) -> None:
+    file = LogFile(str(log_dir), "0.log")
+    file.open()
+    (log_dir / "0.log").rename(log_dir / "0.log.1")
+    other = LogFile(str(log_dir), "0.log")
+    other.open()
+    with pytest.raises(LogFileBusy):
+        file.reopen()
+    assert file.is_open  # still writing the rotated file, as before the request
+    other.close()
+    file.reopen()
+    file.close()
+
+
+def test_a_reopen_without_a_rotation_keeps_writing_the_same_file(log_dir: Path) -> None:
+    """ReopenContainerLog with nothing renamed: the copier's own lock is no other writer's."""
+    file = LogFile(str(log_dir), "0.log")
+    file.open()
+    file.reopen()
+    file.reopen()
+    file.write([parse_line(LINE)])
+    file.close()
+    assert (log_dir / "0.log").read_bytes() == LINE
 
 
 def test_missing_directories_below_the_log_directory_are_created(log_dir: Path) -> None:
