@@ -1,5 +1,5 @@
 import sys
 
-from kubeletlite.cli import main
+from kubeletlite.cli.main import main
 
 sys.exit(main())

@@ -1,5 +1,5 @@
 import sys
 
-from shim.app import main
+from shim.daemon.app import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """Per-RPC deadlines, carried in a context variable.
 
-The RPC boundary (``shim.rpc``) records the client's deadline when a call
+The RPC boundary (``shim.edge.rpc``) records the client's deadline when a call
 arrives; every Docker call then runs under the earlier of that deadline and
 the shim's own per-call bound. A context variable follows the call into any
 task it spawns, so nothing needs to thread a deadline argument through; work

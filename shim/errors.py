@@ -1,10 +1,10 @@
 """The shim's error vocabulary and its single mapping onto gRPC status codes.
 
 Every failure that can reach a client is one of the exceptions below. The
-Docker adapter (``shim.docker``) turns aiodocker's errors into
+Docker adapter (``shim.engine.docker``) turns aiodocker's errors into
 :class:`DockerAPIError`; handlers raise the semantic classes directly
 (``InvalidArgument("config.metadata: ...")``). :func:`to_status` is the one
-place that decides which gRPC code a failure gets; ``shim.rpc`` applies it at
+place that decides which gRPC code a failure gets; ``shim.edge.rpc`` applies it at
 the edge of every RPC.
 
     ShimError

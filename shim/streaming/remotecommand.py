@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim.dockerapi import DockerAPI, Hijacked
+from shim.cri.exec import kill_process_tree
+from shim.engine.dockerapi import DockerAPI, Hijacked
 from shim.errors import ShimError
-from shim.exec import kill_process_tree
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from typing import Any
 from aiohttp import web
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim.dockerapi import DockerAPI
+from shim.cri.streamtokens import Kind, StreamIssuer
+from shim.engine.dockerapi import DockerAPI
 from shim.errors import ShimError
 from shim.streaming import portforward, remotecommand, websocket
 from shim.streaming.session import Connection, SpdySession, SpdyStream
-from shim.streaming.tokens import Kind, StreamIssuer
 from shim.streaming.upgrade import UpgradedConnection
 
 log = logging.getLogger(__name__)

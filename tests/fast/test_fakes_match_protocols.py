@@ -13,9 +13,9 @@ import inspect
 
 import pytest
 
-from kubeletlite.runtimeapi import RuntimeAPI
-from shim.docker import HijackedStream
-from shim.dockerapi import DockerAPI, Hijacked
+from kubeletlite.runtime.api import RuntimeAPI
+from shim.engine.docker import HijackedStream
+from shim.engine.dockerapi import DockerAPI, Hijacked
 from tests.support.fakedocker import FakeDocker, FakeSession
 from tests.support.fakeruntime import FakeRuntime
 

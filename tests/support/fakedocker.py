@@ -1,4 +1,4 @@
-"""A recording in-memory Docker Engine behind ``shim.dockerapi.DockerAPI``.
+"""A recording in-memory Docker Engine behind ``shim.engine.dockerapi.DockerAPI``.
 
 State is kept as dockerd keeps it, in dockerd's own JSON shapes: containers
 (name, Config with labels, HostConfig, State with running/exit code and
@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from shim.deadline import deadline_for
-from shim.docker import EXEC_OUTPUT_LIMIT
-from shim.dockerapi import ExecOutput, LogFrame
-from shim.dockerevents import DockerEvent
+from shim.engine.docker import EXEC_OUTPUT_LIMIT
+from shim.engine.dockerapi import ExecOutput, LogFrame
 from shim.errors import DeadlineExceeded, DockerAPIError
+from shim.monitor.dockerevents import DockerEvent
 from tests.support.scripts import ExecScript
 
 JSON = dict[str, Any]
@@ -70,7 +70,7 @@ class _Exec:
 
 
 class FakeSession:
-    """A hijacked exec/attach connection (``shim.dockerapi.Hijacked``), in memory.
+    """A hijacked exec/attach connection (``shim.engine.dockerapi.Hijacked``), in memory.
 
     It yields ``frames`` in order, then runs ``finish`` (the process ending)
     and reports the end; what the client writes is kept in ``stdin``.

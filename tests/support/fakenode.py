@@ -8,13 +8,13 @@ from pathlib import Path
 
 import aiohttp
 
-from kubeletlite import loader
-from kubeletlite.backoff import CrashLoopBackOff
-from kubeletlite.hooks import HookRunner
-from kubeletlite.node import Node
-from kubeletlite.podworker import PodWorker
+from kubeletlite.manifest import podfiles
+from kubeletlite.pods.backoff import CrashLoopBackOff
+from kubeletlite.pods.hooks import HookRunner
+from kubeletlite.pods.node import Node
+from kubeletlite.pods.podworker import PodWorker
 from kubeletlite.settings import AgentOptions, NodeFacts
-from kubeletlite.store import StateStore
+from kubeletlite.state.store import StateStore
 from tests.support.fakeruntime import FakeRuntime
 from tests.support.virtualtime import LoopClock
 
@@ -44,5 +44,5 @@ async def fake_node(
 
 
 def worker_for(yaml_text: str, node: Node) -> PodWorker:
-    (loaded,), _warnings = loader.load_text(yaml_text, "fast-test.yaml")
+    (loaded,), _warnings = podfiles.load_text(yaml_text, "fast-test.yaml")
     return PodWorker(loaded.pod, loaded.manifest_json, node)

@@ -1,4 +1,4 @@
-"""A recording in-memory CRI runtime behind ``kubeletlite.runtimeapi.RuntimeAPI``.
+"""A recording in-memory CRI runtime behind ``kubeletlite.runtime.api.RuntimeAPI``.
 
 State is kept as a CRI runtime keeps it: sandboxes (ready or not ready),
 containers (created, running, exited) with their labels, annotations,
@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite.cri import RuntimeCallError
+from kubeletlite.runtime.client import RuntimeCallError
 from tests.support.scripts import ExecScript
 from tests.support.virtualtime import EPOCH
 

@@ -13,15 +13,15 @@ import grpc
 from grpc_health.v1 import health
 
 from criapi.runtime.v1 import api_pb2_grpc
-from shim.backend import Backend
 from shim.config import ShimConfig
-from shim.eventhub import ContainerEventHub
-from shim.imagecache import ImageRefs
-from shim.logs import LogManager
-from shim.oomscore import OomScorePolicy
-from shim.privileged import PrivilegePolicy
-from shim.server import build_server
-from shim.statscollector import StatsCollector
+from shim.cri.backend import Backend
+from shim.daemon.server import build_server
+from shim.engine.oomscore import OomScorePolicy
+from shim.engine.privileged import PrivilegePolicy
+from shim.logs.copier import LogManager
+from shim.monitor.eventhub import ContainerEventHub
+from shim.monitor.imagecache import ImageRefs
+from shim.monitor.statscollector import StatsCollector
 from tests.support.fakedocker import FakeDocker
 
 INFRA_IMAGE = "registry.k8s.io/pause:3.10"

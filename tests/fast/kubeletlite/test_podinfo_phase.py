@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from kubeletlite import podinfo
+from kubeletlite.state import podinfo
 from tests.fast.kubeletlite.test_podworker import container, pod_yaml, runtime_with, wait_until
 from tests.support import virtualtime
 from tests.support.fakenode import fake_node, worker_for

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite.podstate import DELETED, FAILED, SUCCEEDED
 from kubeletlite.settings import AgentOptions
+from kubeletlite.state.podstate import DELETED, FAILED, SUCCEEDED
 from tests.support import virtualtime
 from tests.support.fakenode import fake_node, worker_for
 from tests.support.fakeruntime import Behaviour, ExecScript, FakeRuntime

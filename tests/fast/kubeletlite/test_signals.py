@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import loader, signals
-from kubeletlite.agent import Agent
+from kubeletlite.cli import signals
+from kubeletlite.manifest import podfiles
+from kubeletlite.pods.agent import Agent
 from kubeletlite.settings import AgentOptions, AgentSettings
 from tests.support.fakeruntime import Behaviour, ExecScript, FakeRuntime
 
@@ -38,7 +39,7 @@ async def test_a_second_signal_ends_run_during_a_long_pre_stop(tmp_path: Path) -
     runtime = FakeRuntime(images={IMAGE})
     runtime.behaviours["web"] = Behaviour()
     runtime.execs[("web", ("drain",))] = ExecScript(takes=3600.0)
-    pods, _ = loader.load_text(POD, "slow-stop.yaml")
+    pods, _ = podfiles.load_text(POD, "slow-stop.yaml")
     settings = AgentSettings("unix:///nonexistent.sock", tmp_path, str(tmp_path), AgentOptions())
 
     async def command() -> dict[str, str]:

@@ -11,11 +11,11 @@ import grpc
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim.backend import JSON
-from shim.docker import DockerClient
+from shim.cri.backend import JSON
+from shim.cri.streamtokens import StreamIssuer, TokenCache
+from shim.engine.docker import DockerClient
 from shim.errors import DockerAPIError
 from shim.streaming.server import StreamingOptions, StreamingServer
-from shim.streaming.tokens import StreamIssuer, TokenCache
 from tests.fast.shim.test_rpc_edge import (
     BUSYBOX,
     fake_docker,

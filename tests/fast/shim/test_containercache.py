@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import containercache, containers, labels, sandboxes
-from shim.backend import Backend
-from shim.containercache import ContainerCache
-from shim.dockerevents import DockerEvent
+from shim.cri import containers, sandboxes
+from shim.cri.backend import Backend
 from shim.errors import DockerAPIError
+from shim.monitor import containercache
+from shim.monitor.containercache import ContainerCache
+from shim.monitor.dockerevents import DockerEvent
+from shim.translate import labels
 from tests.support import virtualtime
 from tests.support.fakedocker import FakeDocker
 from tests.support.fakeshim import INFRA_IMAGE, backend_for

@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import capabilities, containers, createspec, labels, resolve, sandboxes
+from shim.cri import containers, resolve, sandboxes
+from shim.engine import capabilities
+from shim.engine.privileged import PrivilegePolicy
 from shim.errors import FailedPrecondition, InvalidArgument
-from shim.privileged import PrivilegePolicy
+from shim.translate import createspec, labels
 from tests.support.fakedocker import FakeDocker
 from tests.support.fakeshim import INFRA_IMAGE, backend_for
 

@@ -14,7 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health
 
-from shim import app, server
+from shim.daemon import app, server
 from tests.support.fakedocker import FakeDocker
 from tests.support.fakeshim import backend_for
 

@@ -102,7 +102,7 @@ async def test_client_errors_name_their_field_and_bugs_are_internal_without_a_cr
             runtime.StopContainer(cri.StopContainerRequest(container_id="x", timeout=-1))
         )
         docker.fail["info"] = ValueError("a bug")  # type: ignore[assignment]
-        with caplog.at_level(logging.ERROR, logger="shim.rpc"):
+        with caplog.at_level(logging.ERROR, logger="shim.edge.rpc"):
             bug = await rpc_error(runtime.RuntimeConfig(cri.RuntimeConfigRequest()))
         unserved = await rpc_error(
             runtime.CheckpointContainer(cri.CheckpointContainerRequest(container_id="x"))

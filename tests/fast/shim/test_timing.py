@@ -14,11 +14,12 @@ from collections.abc import Iterator
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim import exec as shim_exec
-from shim import imageref, images
+from shim.cri import exec as shim_exec
+from shim.cri import images
 from shim.deadline import rpc_deadline
+from shim.engine.oomscore import OomScorePolicy
 from shim.errors import DeadlineExceeded, DockerAPIError, NotFound, Unauthenticated, Unavailable
-from shim.oomscore import OomScorePolicy
+from shim.translate import imageref
 from tests.support import virtualtime
 from tests.support.fakedocker import ExecScript, FakeDocker, PullScript
 from tests.support.fakeshim import INFRA_IMAGE, backend_for

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import capabilities
+from shim.engine import capabilities
 from tests.support.cri import Workspace
 
 SLEEPER = ("sleep", "3600")

@@ -20,9 +20,9 @@ import grpc
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from shim.docker import DockerClient
+from shim.cri.streamtokens import StreamIssuer, TokenCache
+from shim.engine.docker import DockerClient
 from shim.streaming.server import StreamingOptions, StreamingServer
-from shim.streaming.tokens import StreamIssuer, TokenCache
 from tests.support import env
 from tests.support.cri import CriClient, Workspace, eventually, rpc_error
 from tests.support.processes import ShimProcess, short_socket_dir

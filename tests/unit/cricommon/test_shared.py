@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cricommon import criolog, metrics
-from kubeletlite import podlogs
-from shim import criolog as shim_criolog
+from kubeletlite.state import podlogs
+from shim.logs import resume
 
 GOOD = b"2024-01-02T03:04:05.123456789Z stdout F hello"
 MALFORMED = [
@@ -20,8 +20,8 @@ MALFORMED = [
 
 
 def test_the_shim_and_kubelet_lite_parse_with_the_same_parser() -> None:
-    assert shim_criolog.parse is criolog.parse
-    assert shim_criolog.LogLine is criolog.LogLine
+    assert resume.parse is criolog.parse
+    assert resume.LogLine is criolog.LogLine
 
 
 @pytest.mark.parametrize("raw", MALFORMED)

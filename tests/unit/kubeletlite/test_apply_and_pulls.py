@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import manifestdir, pullprogress
+from kubeletlite.cli import manifestdir, pullprogress
 from kubeletlite.manifest import ManifestError
-from kubeletlite.store import Event, StateStore
+from kubeletlite.state.store import Event, StateStore
 
 S = 1_000_000_000
 POD = """
@@ -58,7 +58,7 @@ def test_only_live_serves_are_found(tmp_path: Path) -> None:
     assert manifestdir.live_manifest_dirs(state) == []
     # A serve that died without cleaning up (its lock went with it) is not found either.
     code = (
-        "import sys, pathlib; from kubeletlite import manifestdir; "
+        "import sys, pathlib; from kubeletlite.cli import manifestdir; "
         "ctx = manifestdir.registered(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])); "
         "ctx.__enter__(); import os; os._exit(0)"
     )

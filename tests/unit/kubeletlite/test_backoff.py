@@ -2,7 +2,7 @@
 
 import pytest
 
-from kubeletlite.backoff import CrashLoopBackOff
+from kubeletlite.pods.backoff import CrashLoopBackOff
 
 KEY = "uid_app_0123456789abcdef"
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import cli, cliflags, completion
-from kubeletlite.commands import delete as delete_command
-from kubeletlite.commands.common import CommandError
-from kubeletlite.records import ContainerStatus, PodMeta, PodStatus
-from kubeletlite.store import StateStore
+from kubeletlite.cli import completion
+from kubeletlite.cli import flags as cliflags
+from kubeletlite.cli import main as cli
+from kubeletlite.cli.commands import delete as delete_command
+from kubeletlite.cli.commands.common import CommandError
+from kubeletlite.state.records import ContainerStatus, PodMeta, PodStatus
+from kubeletlite.state.store import StateStore
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None) -> object:

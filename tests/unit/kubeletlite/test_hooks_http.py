@@ -13,7 +13,7 @@ import trustme
 from aiohttp import web
 
 from kubeletlite import manifest as m
-from kubeletlite.hooks import MAX_REDIRECTS, USER_AGENT, HookResult, HookRunner, HookTarget
+from kubeletlite.pods.hooks import MAX_REDIRECTS, USER_AGENT, HookResult, HookRunner, HookTarget
 
 Respond = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

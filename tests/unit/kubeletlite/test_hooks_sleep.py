@@ -9,8 +9,8 @@ import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import manifest as m
-from kubeletlite.cri import RuntimeCallError
-from kubeletlite.hooks import HookResult, HookRunner, HookTarget, describe_handler
+from kubeletlite.pods.hooks import HookResult, HookRunner, HookTarget, describe_handler
+from kubeletlite.runtime.client import RuntimeCallError
 
 
 class FakeRuntime:

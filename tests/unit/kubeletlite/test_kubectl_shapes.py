@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import kubetime, podlogs, podobject, selector
-from kubeletlite.podinfo import ContainerInfo, PodInfo
+from kubeletlite import kubetime
+from kubeletlite.cli import podobject, selector
+from kubeletlite.state import podlogs
+from kubeletlite.state.podinfo import ContainerInfo, PodInfo
 
 S = 1_000_000_000
 T0 = 1_709_294_400 * S  # 2024-03-01T12:00:00Z

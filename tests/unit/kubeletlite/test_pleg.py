@@ -9,8 +9,8 @@ from typing import cast
 import grpc
 
 from criapi.runtime.v1 import api_pb2 as pb
-from kubeletlite.cri import RuntimeCallError, RuntimeClient
-from kubeletlite.pleg import EventedPleg, Pleg
+from kubeletlite.pods.pleg import EventedPleg, Pleg
+from kubeletlite.runtime.client import RuntimeCallError, RuntimeClient
 
 
 def event_for(uid: str) -> pb.ContainerEventResponse:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import podlogs
+from kubeletlite.state import podlogs
 
 TS = b"2024-03-01T12:00:00.000000001Z"
 

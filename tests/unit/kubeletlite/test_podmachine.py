@@ -4,8 +4,8 @@ import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
 from kubeletlite import manifest as m
-from kubeletlite import podstate
-from kubeletlite.podmachine import ContainerState, PodState
+from kubeletlite.pods.podmachine import ContainerState, PodState
+from kubeletlite.state import podstate
 
 SPEC = m.Container(name="app", image="busybox:1.36", image_pull_policy="IfNotPresent")
 

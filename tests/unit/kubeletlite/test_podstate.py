@@ -3,8 +3,8 @@
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
-from kubeletlite import podstate, records
-from kubeletlite.podstate import FAILED, PENDING, RUNNING, SUCCEEDED, ContainerView
+from kubeletlite.state import podstate, records
+from kubeletlite.state.podstate import FAILED, PENDING, RUNNING, SUCCEEDED, ContainerView
 
 
 def slot(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import podinfo, records
-from kubeletlite.store import StateStore
+from kubeletlite.state import podinfo, records
+from kubeletlite.state.store import StateStore
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "kubeletlite-state-v0"
 

@@ -1,7 +1,7 @@
 """Masking env values and hook header values out of recorded text."""
 
 from kubeletlite import manifest as m
-from kubeletlite.redact import MASK, Redactor, for_container
+from kubeletlite.pods.redact import MASK, Redactor, for_container
 
 
 def make_container(

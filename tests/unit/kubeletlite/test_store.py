@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite.records import SCHEMA_VERSION, ContainerStatus, PodMeta, PodStatus
-from kubeletlite.store import Event, Mark, PodRecord, StateStore, pod_key
+from kubeletlite.state.records import SCHEMA_VERSION, ContainerStatus, PodMeta, PodStatus
+from kubeletlite.state.store import Event, Mark, PodRecord, StateStore, pod_key
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from kubeletlite.records import PodMeta
-from kubeletlite.store import StateStore
+from kubeletlite.state.records import PodMeta
+from kubeletlite.state.store import StateStore
 
 
 def test_a_record_is_deleted_once_marked(tmp_path: Path) -> None:

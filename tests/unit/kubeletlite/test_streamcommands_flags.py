@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite.cli import build_parser
-from kubeletlite.commands.common import CommandError
-from kubeletlite.streamcommands import _flags_before_dashes
+from kubeletlite.cli.commands.common import CommandError
+from kubeletlite.cli.main import build_parser
+from kubeletlite.cli.streamcommands import _flags_before_dashes
 
 
 def parse(*argv: str) -> tuple[argparse.Namespace, list[str]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from kubeletlite import timeline, timeline_svg
-from kubeletlite.store import Mark
+from kubeletlite.cli import timeline_svg
+from kubeletlite.state import timeline
+from kubeletlite.state.store import Mark
 
 S = 1_000_000_000
 T0 = 1_709_294_400 * S

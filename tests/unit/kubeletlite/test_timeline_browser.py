@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeletlite import timeline, timeline_svg
-from kubeletlite.store import Mark
+from kubeletlite.cli import timeline_svg
+from kubeletlite.state import timeline
+from kubeletlite.state.store import Mark
 
 pytestmark = pytest.mark.slow
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from kubeletlite import views
-from kubeletlite.podinfo import ContainerInfo, PodInfo
-from kubeletlite.store import Event, Mark
+from kubeletlite.cli import views
+from kubeletlite.state.podinfo import ContainerInfo, PodInfo
+from kubeletlite.state.store import Event, Mark
 
 S = 1_000_000_000  # one second in ns
 MS = 1_000_000

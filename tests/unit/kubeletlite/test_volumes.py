@@ -1,11 +1,11 @@
-"""Host paths behind termination messages (kubeletlite.volumes)."""
+"""Host paths behind termination messages (kubeletlite.pods.volumes)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from kubeletlite import manifest as m
-from kubeletlite import volumes
+from kubeletlite.pods import volumes
 
 
 def test_the_file_made_for_a_container_is_the_one_read_back(tmp_path: Path) -> None:

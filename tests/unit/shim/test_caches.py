@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from shim import docker
-from shim.backend import Backend
 from shim.config import ShimConfig
-from shim.dockerevents import DockerEvent
-from shim.enginestate import EngineMonitor
+from shim.cri.backend import Backend
+from shim.engine import docker
 from shim.errors import DOCKER_UNREACHABLE, DockerAPIError
-from shim.imagecache import ImageRefs
+from shim.monitor.dockerevents import DockerEvent
+from shim.monitor.enginestate import EngineMonitor
+from shim.monitor.imagecache import ImageRefs
 
 BUSYBOX_ID = "sha256:" + "b" * 64
 PAUSE_ID = "sha256:" + "p" * 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shim import capabilities
+from shim.engine import capabilities
 
 STATUS = "Name:\tx\nCapPrm:\t000001fffeffffff\nCapBnd:\t000001fffeffffff\nCapAmb:\t0\n"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shim import cgroupstats
+from shim.monitor import cgroupstats
 
 V1_STAT = (
     "cache 8192\nrss 4096\ntotal_rss 114688\ntotal_pgfault 1032\n"

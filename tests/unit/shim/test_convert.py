@@ -1,4 +1,4 @@
-"""Docker JSON to CRI messages (shim.convert)."""
+"""Docker JSON to CRI messages (shim.translate.convert)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import convert, labels, records
+from shim.translate import convert, labelrecord, labels
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 CID = "c" * 64
@@ -492,11 +492,11 @@ def test_container_with_null_labels():
     ],
 )
 def test_mount_record_round_trip(mount):
-    assert records.mount_from_json(records.mount_to_json(mount)) == mount
+    assert labelrecord.mount_from_json(labelrecord.mount_to_json(mount)) == mount
 
 
 def test_mount_from_empty_record():
-    assert records.mount_from_json({}) == pb.Mount(propagation=pb.PROPAGATION_PRIVATE)
+    assert labelrecord.mount_from_json({}) == pb.Mount(propagation=pb.PROPAGATION_PRIVATE)
 
 
 # -- resources and signals ----------------------------------------------------------
@@ -646,18 +646,18 @@ def test_image_ref(doc, expected):
 
 def test_image_spec_prefers_the_record():
     record = {"image": {"image": "docker.io/library/busybox:latest", "runtime_handler": "h"}}
-    spec = convert.image_spec(records.ContainerRecord.from_json(record).image, "busybox")
+    spec = convert.image_spec(labelrecord.ContainerRecord.from_json(record).image, "busybox")
     assert spec.image == "docker.io/library/busybox:latest"
     assert spec.runtime_handler == "h"
 
 
 @pytest.mark.parametrize("record", [{}, {"image": {}}, {"image": {"image": ""}}])
 def test_image_spec_falls_back(record):
-    image = records.ContainerRecord.from_json(record).image
+    image = labelrecord.ContainerRecord.from_json(record).image
     assert convert.image_spec(image, "busybox") == pb.ImageSpec(image="busybox")
 
 
 def test_sandbox_and_container_metadata_defaults():
-    assert records.SandboxRecord.from_json({}).metadata == pb.PodSandboxMetadata()
-    assert records.ContainerRecord.from_json({}).metadata == pb.ContainerMetadata()
-    assert records.SandboxRecord.from_json({"metadata": {"attempt": "4"}}).attempt == 4
+    assert labelrecord.SandboxRecord.from_json({}).metadata == pb.PodSandboxMetadata()
+    assert labelrecord.ContainerRecord.from_json({}).metadata == pb.ContainerMetadata()
+    assert labelrecord.SandboxRecord.from_json({"metadata": {"attempt": "4"}}).attempt == 4

@@ -1,4 +1,4 @@
-"""Validated CRI configs to Docker create bodies, in one pure pass (shim.createspec)."""
+"""Validated CRI configs to Docker create bodies, in one pure pass (shim.translate.createspec)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import capabilities, createspec, labels, records, validate
-from shim.createspec import ResolvedContainer, ResolvedSandbox, SandboxView
-from shim.seccomp import SeccompChoice
+from shim.engine import capabilities
+from shim.translate import createspec, labelrecord, labels, validate
+from shim.translate.createspec import ResolvedContainer, ResolvedSandbox, SandboxView
+from shim.translate.seccomp import SeccompChoice
 from tests.support.criconfigs import (
     container_config,
     int64,
@@ -84,7 +85,7 @@ def test_sandbox_record():
         ),
     )
     assert createspec.sandbox_record(config, "runc", 42).to_json() == {
-        "version": records.VERSION,
+        "version": labelrecord.VERSION,
         "metadata": {"name": "nginx", "uid": "uid-1", "namespace": "default", "attempt": 2},
         "created_at": 42,
         "runtime_handler": "runc",
@@ -100,7 +101,7 @@ def test_sandbox_record():
 
 def test_sandbox_record_is_json_serialisable():
     record = createspec.sandbox_record(sandbox_config(), "", 1)
-    assert json.loads(records.encode(record)) == record.to_json()
+    assert json.loads(labelrecord.encode(record)) == record.to_json()
 
 
 def test_sandbox_body_pod_network():
@@ -184,7 +185,7 @@ def test_sandbox_body_labels_include_type_and_record():
     body = createspec.sandbox_body(config, settings())
     docker_labels = body["Labels"]
     assert docker_labels[labels.TYPE_KEY] == labels.TYPE_SANDBOX
-    assert records.sandbox(docker_labels) == record
+    assert labelrecord.sandbox(docker_labels) == record
     assert labels.decode(docker_labels) == ({"app": "web", "label.x": "1"}, {"note": "n"})
 
 
@@ -256,7 +257,7 @@ def test_container_record():
         mounts=[pb.Mount(host_path="/a", container_path="/b", readonly=True)],
     )
     assert createspec.container_record(config, 42).to_json() == {
-        "version": records.VERSION,
+        "version": labelrecord.VERSION,
         "metadata": {"name": "app", "attempt": 1},
         "created_at": 42,
         "image": {
@@ -324,7 +325,7 @@ def test_container_body_labels():
     assert docker_labels[labels.TYPE_KEY] == labels.TYPE_CONTAINER
     assert docker_labels[labels.SANDBOX_ID_KEY] == SID
     assert docker_labels[labels.LOG_PATH_KEY] == "/var/log/pods/default_nginx_uid-1/app/1.log"
-    assert records.container(docker_labels) == record
+    assert labelrecord.container(docker_labels) == record
     assert labels.decode(docker_labels) == ({"app": "web"}, {"note": "n"})
 
 
@@ -654,7 +655,7 @@ def test_container_log_file_is_below_the_sandbox_log_directory(
 ):
     body = build_container(container_config(log_path=log_path))
     assert body["Labels"][labels.LOG_PATH_KEY] == expected_path
-    assert records.container(body["Labels"]).log_directory == recorded_directory
+    assert labelrecord.container(body["Labels"]).log_directory == recorded_directory
 
 
 def test_no_log_file_without_a_sandbox_log_directory():

@@ -1,12 +1,12 @@
-"""CRI list filters as Docker list queries (shim.dockerfilters)."""
+"""CRI list filters as Docker list queries (shim.translate.dockerfilters)."""
 
 from __future__ import annotations
 
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import convert, dockerfilters, labels
 from shim.errors import InvalidArgument
+from shim.translate import convert, dockerfilters, labels
 
 FULL_ID = "0123456789abcdef" * 4
 SANDBOX_TYPE = f"{labels.TYPE_KEY}={labels.TYPE_SANDBOX}"

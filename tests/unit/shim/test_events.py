@@ -9,12 +9,12 @@ from typing import Any, cast
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import labels
-from shim.docker import DockerClient
-from shim.dockerevents import DockerEvent, DockerEvents, parse
+from shim.engine.docker import DockerClient
 from shim.errors import DockerAPIError, ResourceExhausted, Unavailable
-from shim.eventhub import ContainerEventHub, Subscription, event_type
-from shim.imagecache import ImageRefs
+from shim.monitor.dockerevents import DockerEvent, DockerEvents, parse
+from shim.monitor.eventhub import ContainerEventHub, Subscription, event_type
+from shim.monitor.imagecache import ImageRefs
+from shim.translate import labels
 
 
 def event(n: int) -> pb.ContainerEventResponse:

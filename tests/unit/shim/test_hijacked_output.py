@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from shim import docker
-from shim.docker import _OutputQueue
+from shim.engine import docker
+from shim.engine.docker import _OutputQueue
 
 
 class FakeProtocol:

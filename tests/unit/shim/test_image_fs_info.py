@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import pytest
 
-from shim import images
-from shim.backend import Backend
+from shim.cri import images
+from shim.cri.backend import Backend
 from shim.errors import DockerAPIError, Unavailable
 
 

@@ -1,12 +1,12 @@
-"""Image reference normalisation (shim.imageref)."""
+"""Image reference normalisation (shim.translate.imageref)."""
 
 from __future__ import annotations
 
 import pytest
 
-from shim import imageref
 from shim.errors import InvalidArgument
-from shim.imageref import ImageRef
+from shim.translate import imageref
+from shim.translate.imageref import ImageRef
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 HEX64 = "0123456789abcdef" * 4

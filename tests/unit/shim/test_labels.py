@@ -1,4 +1,4 @@
-"""CRI labels and annotations in Docker labels (shim.labels)."""
+"""CRI labels and annotations in Docker labels (shim.translate.labels)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shim import labels
+from shim.translate import labels
 
 INTERNAL = {
     labels.TYPE_KEY: labels.TYPE_CONTAINER,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shim.listings import SharedListings
+from shim.monitor.listings import SharedListings
 
 
 class FakeDocker:

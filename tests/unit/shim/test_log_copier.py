@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from shim.convert import docker_time_ns
-from shim.criolog import LogLine
 from shim.deadline import deadline_for, rpc_deadline
-from shim.dockerapi import LogFrame
+from shim.engine.dockerapi import LogFrame
 from shim.errors import FailedPrecondition
-from shim.logs import Copier, LogFile, LogManager, _Reopen
+from shim.logs.copier import Copier, LogFile, LogManager, _Reopen
+from shim.logs.resume import LogLine
+from shim.translate.convert import docker_time_ns
 
 STAMP = "2026-01-01T00:00:00.{:09d}Z"
 
@@ -168,7 +168,7 @@ async def test_the_log_file_exists_once_open_returns(tmp_path: Path) -> None:
 async def test_a_copier_whose_writer_fails_with_a_full_queue_ends_and_says_why(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shim.logs.QUEUE_LINES", 2)
+    monkeypatch.setattr("shim.logs.copier.QUEUE_LINES", 2)
     stream = FakeStream()
     for index in range(20):
         stream.push(f"line {index}")
@@ -187,7 +187,7 @@ async def test_a_copier_whose_writer_fails_with_a_full_queue_ends_and_says_why(
 async def test_forgetting_a_copier_blocked_on_a_full_queue_ends_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shim.logs.QUEUE_LINES", 2)
+    monkeypatch.setattr("shim.logs.copier.QUEUE_LINES", 2)
     stream = FakeStream()
     for index in range(20):
         stream.push(f"line {index}")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from shim import hostfs
-from shim.criolog import parse as parse_line
-from shim.logs import LogFile, LogFileBusy
+from shim.logs.copier import LogFile, LogFileBusy
+from shim.logs.resume import parse as parse_line
 
 LINE = b"2026-01-01T00:00:00.000000001Z stdout F hello\n"
 

@@ -1,4 +1,4 @@
-"""Docker container names of sandboxes and containers (shim.naming)."""
+"""Docker container names of sandboxes and containers (shim.translate.naming)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from shim import naming
+from shim.translate import naming
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from aiodocker.exceptions import DockerError, DockerStreamError
 
-from shim import docker
+from shim.engine import docker
 from shim.errors import DOCKER_UNREACHABLE, DockerAPIError, pull_failure, to_status
 
 # Recorded from dockerd 20.10 against the test registries (127.0.0.1:5000 open, :5001 htpasswd).

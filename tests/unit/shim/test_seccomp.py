@@ -1,13 +1,13 @@
-"""Which seccomp profile a security context asks for, and what dockerd takes (shim.seccomp)."""
+"""Which seccomp profile a security context asks for, and what dockerd takes (translate.seccomp)."""
 
 from __future__ import annotations
 
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import seccomp
 from shim.errors import InvalidArgument
-from shim.seccomp import SeccompChoice
+from shim.translate import seccomp
+from shim.translate.seccomp import SeccompChoice
 
 FIELD = "config.linux.security_context.seccomp"
 

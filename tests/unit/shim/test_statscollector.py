@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-from shim import labels
-from shim.docker import DockerClient
-from shim.statscollector import StatsCollector
+from shim.engine.docker import DockerClient
+from shim.monitor.statscollector import StatsCollector
+from shim.translate import labels
 
 ID = "a" * 64
 

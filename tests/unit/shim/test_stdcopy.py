@@ -2,7 +2,7 @@ import struct
 
 import pytest
 
-from shim.stdcopy import STDERR, STDOUT, Demuxer
+from shim.engine.stdcopy import STDERR, STDOUT, Demuxer
 
 
 def frame(stream: int, payload: bytes) -> bytes:

@@ -1,12 +1,12 @@
-"""Validation of CRI configs: pure, every refusal naming its field (shim.validate)."""
+"""Validation of CRI configs: pure, every refusal naming its field (shim.translate.validate)."""
 
 from __future__ import annotations
 
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as pb
-from shim import validate
 from shim.errors import InvalidArgument
+from shim.translate import validate
 from tests.support.criconfigs import (
     container_config,
     int64,

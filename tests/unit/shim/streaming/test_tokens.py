@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from criapi.runtime.v1 import api_pb2 as cri
+from shim.cri.streamtokens import StreamIssuer, TokenCache
 from shim.errors import Unavailable
-from shim.streaming.tokens import StreamIssuer, TokenCache
 
 
 class FakeClock:

@@ -1,0 +1,1 @@
+"""Supervising pods: the agent, pod workers, container lifecycle, hooks, restart back-off."""

@@ -1,0 +1,1 @@
+"""The state directory: events, timelines, status, and reading logs back."""

@@ -1,0 +1,1 @@
+"""One module per CRI concern, and the context their handlers share (``backend``)."""

@@ -1,0 +1,1 @@
+"""The daemon process: start-up in order, the gRPC server on its socket, health, shutdown."""

@@ -1,0 +1,1 @@
+"""Copying container output from dockerd into CRI-format log files, without loss."""

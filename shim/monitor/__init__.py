@@ -1,0 +1,3 @@
+"""Views of dockerd kept current in the background: its event stream and what is built from
+it.
+"""

@@ -1,0 +1,3 @@
+"""Pure CRI <-> Docker translation: validation, create bodies, status conversion, names,
+filters.
+"""
