@@ -8,30 +8,15 @@ or hand-edited file never stops `get` or `describe`. Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from cricommon import jsonfields
 
 SCHEMA_VERSION = 1
 
 RUNNING_STATE, WAITING_STATE, TERMINATED_STATE = "running", "waiting", "terminated"
-
-
-def _str(data: dict[str, Any], key: str, default: str = "") -> str:
-    value = data.get(key, default)
-    return value if isinstance(value, str) else default
-
-
-def _int(data: dict[str, Any], key: str) -> int:
-    value = data.get(key, 0)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _bool(data: dict[str, Any], key: str) -> bool:
-    return data.get(key) is True
-
-
-def _object(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +43,15 @@ class PodMeta:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PodMeta:
+    def from_json(cls, data: Mapping[str, Any]) -> PodMeta:
         return cls(
-            namespace=_str(data, "namespace"),
-            name=_str(data, "name"),
-            uid=_str(data, "uid"),
-            source=_str(data, "source"),
-            created_ns=_int(data, "created_ns"),
-            deleted_ns=_int(data, "deleted_ns"),
-            version=_int(data, "version"),
+            namespace=jsonfields.text(data, "namespace"),
+            name=jsonfields.text(data, "name"),
+            uid=jsonfields.text(data, "uid"),
+            source=jsonfields.text(data, "source"),
+            created_ns=jsonfields.integer(data, "created_ns"),
+            deleted_ns=jsonfields.integer(data, "deleted_ns"),
+            version=jsonfields.integer(data, "version"),
         )
 
 
@@ -82,11 +67,11 @@ class ServeRegistration:
         return {"version": self.version, "manifestDir": self.manifest_dir, "pid": self.pid}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ServeRegistration:
+    def from_json(cls, data: Mapping[str, Any]) -> ServeRegistration:
         return cls(
-            manifest_dir=_str(data, "manifestDir"),
-            pid=_int(data, "pid"),
-            version=_int(data, "version"),
+            manifest_dir=jsonfields.text(data, "manifestDir"),
+            pid=jsonfields.integer(data, "pid"),
+            version=jsonfields.integer(data, "version"),
         )
 
 
@@ -106,13 +91,13 @@ class DeletionRequest:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeletionRequest:
+    def from_json(cls, data: Mapping[str, Any]) -> DeletionRequest:
         grace = data.get("grace_seconds")
         valid = isinstance(grace, int) and not isinstance(grace, bool) and grace >= 0
         return cls(
             grace_seconds=grace if valid else None,
-            time_ns=_int(data, "time_ns"),
-            version=_int(data, "version"),
+            time_ns=jsonfields.integer(data, "time_ns"),
+            version=jsonfields.integer(data, "version"),
         )
 
 
@@ -161,26 +146,26 @@ class ContainerStatus:
         }
 
     @classmethod
-    def from_json(cls, name: str, data: dict[str, Any]) -> ContainerStatus:
-        state = _str(data, "state", TERMINATED_STATE)
+    def from_json(cls, name: str, data: Mapping[str, Any]) -> ContainerStatus:
+        state = jsonfields.text(data, "state", TERMINATED_STATE)
         if state not in (RUNNING_STATE, WAITING_STATE, TERMINATED_STATE):
             state = TERMINATED_STATE
         return cls(
             name=name,
-            container_id=_str(data, "containerId"),
-            restart_count=_int(data, "restartCount"),
-            started=_bool(data, "started"),
-            image=_str(data, "image"),
+            container_id=jsonfields.text(data, "containerId"),
+            restart_count=jsonfields.integer(data, "restartCount"),
+            started=jsonfields.flag(data, "started"),
+            image=jsonfields.text(data, "image"),
             state=state,
-            reason=_str(data, "reason"),
-            message=_str(data, "message"),
-            started_at=_int(data, "startedAt"),
-            finished_at=_int(data, "finishedAt"),
-            exit_code=_int(data, "exitCode"),
-            runtime_reason=_str(data, "runtimeReason"),
-            image_ref=_str(data, "imageRef"),
-            hook_error=_str(data, "hookError"),
-            termination_message=_str(data, "terminationMessage"),
+            reason=jsonfields.text(data, "reason"),
+            message=jsonfields.text(data, "message"),
+            started_at=jsonfields.integer(data, "startedAt"),
+            finished_at=jsonfields.integer(data, "finishedAt"),
+            exit_code=jsonfields.integer(data, "exitCode"),
+            runtime_reason=jsonfields.text(data, "runtimeReason"),
+            image_ref=jsonfields.text(data, "imageRef"),
+            hook_error=jsonfields.text(data, "hookError"),
+            termination_message=jsonfields.text(data, "terminationMessage"),
         )
 
 
@@ -208,15 +193,17 @@ class PodStatus:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PodStatus:
-        saved = _object(data.get("containers"))
+    def from_json(cls, data: Mapping[str, Any]) -> PodStatus:
+        saved = jsonfields.as_mapping(data.get("containers"))
         order = data.get("containerOrder")
         names = [n for n in order if isinstance(n, str)] if isinstance(order, list) else []
         names += sorted(n for n in saved if n not in names)
         return cls(
-            phase=_str(data, "phase"),
-            pod_ip=_str(data, "podIP"),
-            sandbox_id=_str(data, "sandboxId"),
-            containers=tuple(ContainerStatus.from_json(n, _object(saved.get(n))) for n in names),
-            version=_int(data, "version"),
+            phase=jsonfields.text(data, "phase"),
+            pod_ip=jsonfields.text(data, "podIP"),
+            sandbox_id=jsonfields.text(data, "sandboxId"),
+            containers=tuple(
+                ContainerStatus.from_json(n, jsonfields.as_mapping(saved.get(n))) for n in names
+            ),
+            version=jsonfields.integer(data, "version"),
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from criapi.runtime.v1 import api_pb2 as cri
+from cricommon import jsonfields
 from shim.translate import labels
 
 VERSION = 1
@@ -76,21 +77,21 @@ class SandboxRecord:
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> SandboxRecord:
-        meta = _object(document, "metadata")
-        ns = _object(document, "namespace_options")
+        meta = jsonfields.mapping(document, "metadata")
+        ns = jsonfields.mapping(document, "namespace_options")
         return cls(
-            name=_str(meta, "name"),
-            uid=_str(meta, "uid"),
-            namespace=_str(meta, "namespace"),
-            attempt=_int(meta, "attempt"),
-            created_at=_int(document, "created_at"),
-            runtime_handler=_str(document, "runtime_handler"),
-            log_directory=_str(document, "log_directory"),
+            name=jsonfields.text(meta, "name"),
+            uid=jsonfields.text(meta, "uid"),
+            namespace=jsonfields.text(meta, "namespace"),
+            attempt=jsonfields.integer(meta, "attempt"),
+            created_at=jsonfields.integer(document, "created_at"),
+            runtime_handler=jsonfields.text(document, "runtime_handler"),
+            log_directory=jsonfields.text(document, "log_directory"),
             namespace_options=NamespaceRecord(
-                network=_int(ns, "network", cri.POD),
-                pid=_int(ns, "pid", cri.POD),
-                ipc=_int(ns, "ipc", cri.POD),
-                target_id=_str(ns, "target_id"),
+                network=jsonfields.integer(ns, "network", cri.POD),
+                pid=jsonfields.integer(ns, "pid", cri.POD),
+                ipc=jsonfields.integer(ns, "ipc", cri.POD),
+                target_id=jsonfields.text(ns, "target_id"),
             ),
         )
 
@@ -136,26 +137,26 @@ class ContainerRecord:
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> ContainerRecord:
-        meta = _object(document, "metadata")
-        image = _object(document, "image")
-        annotations = _object(image, "annotations")
+        meta = jsonfields.mapping(document, "metadata")
+        image = jsonfields.mapping(document, "image")
+        annotations = jsonfields.mapping(image, "annotations")
         mounts = document.get("mounts")
         return cls(
-            name=_str(meta, "name"),
-            attempt=_int(meta, "attempt"),
-            created_at=_int(document, "created_at"),
+            name=jsonfields.text(meta, "name"),
+            attempt=jsonfields.integer(meta, "attempt"),
+            created_at=jsonfields.integer(document, "created_at"),
             image=ImageRecord(
-                image=_str(image, "image"),
+                image=jsonfields.text(image, "image"),
                 annotations={str(k): str(v) for k, v in annotations.items()},
-                user_specified_image=_str(image, "user_specified_image"),
-                runtime_handler=_str(image, "runtime_handler"),
+                user_specified_image=jsonfields.text(image, "user_specified_image"),
+                runtime_handler=jsonfields.text(image, "runtime_handler"),
             ),
             mounts=tuple(
                 mount_from_json(m)
                 for m in (mounts if isinstance(mounts, list) else [])
                 if isinstance(m, Mapping)
             ),
-            log_directory=_str(document, "log_directory"),
+            log_directory=jsonfields.text(document, "log_directory"),
         )
 
 
@@ -171,11 +172,11 @@ def mount_to_json(mount: cri.Mount) -> JSON:
 
 def mount_from_json(mount: Mapping[str, Any]) -> cri.Mount:
     return cri.Mount(
-        container_path=_str(mount, "container_path"),
-        host_path=_str(mount, "host_path"),
+        container_path=jsonfields.text(mount, "container_path"),
+        host_path=jsonfields.text(mount, "host_path"),
         readonly=bool(mount.get("readonly", False)),
         selinux_relabel=bool(mount.get("selinux_relabel", False)),
-        propagation=_int(mount, "propagation", cri.PROPAGATION_PRIVATE),  # type: ignore[arg-type]
+        propagation=jsonfields.integer(mount, "propagation", cri.PROPAGATION_PRIVATE),  # type: ignore[arg-type]
     )
 
 
@@ -191,22 +192,3 @@ def sandbox(docker_labels: Mapping[str, str] | None) -> SandboxRecord:
 
 def container(docker_labels: Mapping[str, str] | None) -> ContainerRecord:
     return ContainerRecord.from_json(labels.decode_record(docker_labels))
-
-
-def _object(document: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = document.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(document: Mapping[str, Any], key: str) -> str:
-    value = document.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def _int(document: Mapping[str, Any], key: str, default: int = 0) -> int:
-    value = document.get(key, default)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    return int(value)

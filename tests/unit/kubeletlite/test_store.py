@@ -115,7 +115,7 @@ def test_status_fields_of_the_wrong_type_read_as_their_defaults(store: StateStor
     record.directory.mkdir(parents=True)
     document = {
         "phase": 3,
-        "containers": {"app": {"state": "exploded", "exitCode": "1", "started": "yes"}, "x": 1},
+        "containers": {"app": {"state": "exploded", "exitCode": "one", "started": "yes"}, "x": 1},
         "containerOrder": ["app", 7],
     }
     (record.directory / "status.json").write_text(json.dumps(document))
