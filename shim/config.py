@@ -2,7 +2,7 @@
 
 Every option is a flag and an environment variable (``CRI_SHIM_<NAME>``,
 plus Docker's own ``DOCKER_HOST``); a flag wins over the environment, which
-wins over the default. :data:`OPTIONS` is the one list of them: ``--help``
+wins over the default (``cricommon.envflags``, as in kubelet-lite). :data:`OPTIONS` is the one list of them: ``--help``
 is built from it, and a test checks the README's table against it.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cricommon import metrics
+from cricommon.envflags import EnvValueError, from_env, help_suffix
 from shim import __version__
 
 DEFAULT_SOCKET = "/run/cri-shim.sock"
@@ -200,7 +201,7 @@ def build_parser(defaults: ShimConfig | None = None) -> argparse.ArgumentParser:
             choices=option.choices,
             default=None,
             metavar=None if option.choices else option.field.upper(),
-            help=f"{option.help} [env {option.env}; default: {default!r}]",
+            help=f"{option.help}{help_suffix(option.env)} (default: {default!r})",
         )
     return parser
 
@@ -215,21 +216,16 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         flag_value = getattr(args, option.field)
         if flag_value is not None:
             values[option.field] = flag_value
-        elif option.env in environ:
-            values[option.field] = _from_env(parser, option, environ[option.env])
+        else:
+            try:
+                env_value = from_env(option.env, environ, option.kind, option.choices)
+            except EnvValueError as exc:
+                parser.error(str(exc))
+            if env_value is not None:
+                values[option.field] = env_value
     config = ShimConfig(**values)  # type: ignore[arg-type]
     _check(parser, config)
     return config
-
-
-def _from_env(parser: argparse.ArgumentParser, option: Option, raw: str) -> object:
-    try:
-        value = option.kind(raw)
-    except ValueError:
-        parser.error(f"{option.env}={raw!r}: expected {option.kind.__name__}")
-    if option.choices and value not in option.choices:
-        parser.error(f"{option.env}={raw!r}: choose from {', '.join(option.choices)}")
-    return value
 
 
 def _check(parser: argparse.ArgumentParser, config: ShimConfig) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cricommon.envflags import EnvValueError, from_env, help_suffix
 from kubeletlite.runtime.client import DEFAULT_ENDPOINT
 from kubeletlite.settings import DEFAULT_STATE_DIR
 
@@ -74,15 +75,11 @@ def defaults(environ: Mapping[str, str]) -> dict[str, str]:
     """Each global flag's default: its environment variable if set (checked), else built in."""
     values: dict[str, str] = {}
     for flag in GLOBAL_FLAGS:
-        value = environ.get(flag.env, "") if flag.env else ""
-        if not value:
-            values[flag.dest] = flag.default
-            continue
-        if flag.choices is not None and value not in flag.choices:
-            raise FlagError(
-                f"{flag.env}={value!r} is not valid: use one of {', '.join(flag.choices)}"
-            )
-        values[flag.dest] = value
+        try:
+            value = from_env(flag.env, environ, choices=flag.choices)
+        except EnvValueError as exc:
+            raise FlagError(str(exc)) from None
+        values[flag.dest] = flag.default if value is None else value
     values["runtime_endpoint"] = endpoint(values["runtime_endpoint"], "CONTAINER_RUNTIME_ENDPOINT")
     return values
 
@@ -102,7 +99,7 @@ def add_global(parser: argparse.ArgumentParser, values: Mapping[str, str] | None
     """The global flags: with ``values`` as defaults, or (``None``) without any default."""
     group = parser.add_argument_group("global flags (before or after the command)")
     for flag in GLOBAL_FLAGS:
-        where = f" [env {flag.env}]" if flag.env else ""
+        where = help_suffix(flag.env)
         default = argparse.SUPPRESS if values is None else values[flag.dest]
         shown = "" if values is None else " (default %(default)s)"
         group.add_argument(

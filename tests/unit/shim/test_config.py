@@ -150,7 +150,6 @@ def test_invalid_flags_exit_with_usage_error(argv):
         ("CRI_SHIM_SANDBOX_OOM_SCORE_ADJ", "lots"),
         ("CRI_SHIM_SANDBOX_OOM_SCORE_ADJ", "1.5"),
         ("CRI_SHIM_SANDBOX_OOM_SCORE_ADJ", "2000"),
-        ("CRI_SHIM_DOCKER_TIMEOUT", ""),
         ("CRI_SHIM_DOCKER_TIMEOUT", "0"),
         ("CRI_SHIM_DOCKER_TIMEOUT", "NaN"),
         ("CRI_SHIM_SHUTDOWN_GRACE", "-3"),
@@ -166,16 +165,24 @@ def test_invalid_env_values_exit_with_usage_error(env, value, capsys):
     assert "error:" in capsys.readouterr().err
 
 
+def test_an_empty_variable_leaves_the_default():
+    # As in kubelet-lite (cricommon.envflags): set but empty is unset.
+    assert load([], {"CRI_SHIM_DOCKER_TIMEOUT": ""}).docker_timeout == 120.0
+
+
 def test_bad_env_int_names_the_variable(capsys):
     with pytest.raises(SystemExit):
         load([], {"CRI_SHIM_SANDBOX_OOM_SCORE_ADJ": "lots"})
-    assert "CRI_SHIM_SANDBOX_OOM_SCORE_ADJ='lots': expected int" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "CRI_SHIM_SANDBOX_OOM_SCORE_ADJ='lots' is not valid: expected an integer" in error
 
 
 def test_bad_env_choice_lists_the_choices(capsys):
     with pytest.raises(SystemExit):
         load([], {"CRI_SHIM_LOG_FORMAT": "yaml"})
-    assert "choose from text, json" in capsys.readouterr().err
+    assert "CRI_SHIM_LOG_FORMAT='yaml' is not valid: use one of text, json" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("value", ["-1000", "0", "1000"])
