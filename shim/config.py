@@ -2,8 +2,9 @@
 
 Every option is a flag and an environment variable (``CRI_SHIM_<NAME>``,
 plus Docker's own ``DOCKER_HOST``); a flag wins over the environment, which
-wins over the default (``cricommon.envflags``, as in kubelet-lite). :data:`OPTIONS` is the one list of them: ``--help``
-is built from it, and a test checks the README's table against it.
+wins over the default (``cricommon.envflags``, as in kubelet-lite).
+:data:`OPTIONS` is the one list of them: ``--help`` is built from it, and a
+test checks the README's table against it.
 """
 
 from __future__ import annotations
