@@ -125,10 +125,14 @@ async def unread_events(endpoint: str, pod: Pod) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def stalled_pulls(images: api_pb2_grpc.ImageServiceStub) -> AsyncIterator[None]:
+    held: set[asyncio.StreamWriter] = set()
+
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.add(writer)
         with contextlib.suppress(Exception):
-            await reader.read()  # until the peer hangs up
+            await reader.read()  # until the peer hangs up, or the phase ends
         writer.close()
+        held.discard(writer)
 
     registry = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = registry.sockets[0].getsockname()[1]
@@ -147,6 +151,13 @@ async def stalled_pulls(images: api_pb2_grpc.ImageServiceStub) -> AsyncIterator[
             pull.cancel()
         await asyncio.gather(*pulls, return_exceptions=True)
         registry.close()
+        # Ended here rather than cancelled at the loop's close (which asyncio logs).
+        for writer in list(held):
+            writer.transport.abort()
+        for _ in range(100):  # bounded: the handlers see EOF at once
+            if not held:
+                break
+            await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
