@@ -125,3 +125,24 @@ async def _settle(
         log.info("%s was abandoned by its client and rolled back", name)
     except Exception as exc:
         log.warning("rolling back %s, abandoned by its client, failed: %s", name, exc)
+
+
+async def run_until(work: Coroutine[Any, Any, None], until: Awaitable[object] | None) -> None:
+    """Run ``work``; if ``until`` returns first, cancel it (what it did so far stays)."""
+    if until is None:
+        await work
+        return
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(until)
+    try:
+        while not task.done():
+            waiting = {task} if stopper.done() else {task, stopper}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if stopper.done() and not stopper.cancelled() and stopper.exception() is None:
+                break  # a watch that failed stops nothing
+    finally:
+        for pending in (task, stopper):
+            pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
+    if not task.cancelled():
+        task.result()  # the work's own error, if any

@@ -19,7 +19,13 @@ from criapi.runtime.v1 import api_pb2 as cri
 from shim import limits
 from shim.cri.backend import Backend
 from shim.deadline import deadline_for, finish_even_if_abandoned, rpc_time_remaining
-from shim.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, ShimError
+from shim.errors import (
+    DeadlineExceeded,
+    DockerAPIError,
+    FailedPrecondition,
+    InvalidArgument,
+    ShimError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,12 @@ TRUNCATION_NOTE = "\n[cri-shim: output truncated: {} more bytes did not fit the 
 EXIT_CODE_POLLS = 25
 EXIT_CODE_FIRST_POLL_INTERVAL = 0.002
 EXIT_CODE_POLL_INTERVAL = 0.05
+# While an exec runs, how often its container is checked, and how long a stream
+# is then given to end by itself before the output so far is returned.
+CONTAINER_CHECK_INTERVAL = 1.0
+EXIT_STREAM_GRACE = 0.5
+# The exit code of an exec whose container exited under it: SIGKILL's.
+KILLED_WITH_CONTAINER = 137
 # An exec whose client gave up is watched this long for a process to kill.
 EXEC_START_GRACE = 2.0
 EXEC_START_POLL_INTERVAL = 0.05
@@ -51,7 +63,9 @@ async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecS
     # timeout 0 means "no timeout"; the client's own deadline still applies.
     deadline = deadline_for(float(request.timeout) if request.timeout else None)
     try:
-        output = await backend.docker.exec_run(exec_id, deadline)
+        output = await backend.docker.exec_run(
+            exec_id, deadline, until=_container_stopped(backend, container_id)
+        )
     except TimeoutError as exc:
         client_waits = rpc_time_remaining() != 0
         await _kill_exec(backend, exec_id)
@@ -65,15 +79,44 @@ async def exec_sync(backend: Backend, request: cri.ExecSyncRequest) -> cri.ExecS
         await asyncio.shield(_kill_exec(backend, exec_id))
         raise
     exit_code = await _exit_code(backend, exec_id)
+    if exit_code is None:
+        # Its container exited under it: the process was killed with it (as containerd says).
+        exit_code = KILLED_WITH_CONTAINER
     stderr = output.stderr
     if output.dropped:
         stderr += TRUNCATION_NOTE.format(output.dropped).encode()
     return cri.ExecSyncResponse(stdout=output.stdout, stderr=stderr, exit_code=exit_code)
 
 
-async def _exit_code(backend: Backend, exec_id: str) -> int:
+async def _container_stopped(backend: Backend, container_id: str) -> None:
+    """Return once the container no longer runs (checked every CONTAINER_CHECK_INTERVAL).
+
+    dockerd may never end an exec's stream when its container exits (seen on
+    20.10 with the pod's shared PID namespace); without this, ExecSync with no
+    timeout would wait forever for a process that is gone.
+    """
+    while True:
+        await asyncio.sleep(CONTAINER_CHECK_INTERVAL)
+        try:
+            inspect = await backend.docker.inspect_container(container_id)
+        except DockerAPIError as exc:
+            if exc.is_not_found:
+                return
+            raise
+        if not inspect["State"].get("Running"):
+            await asyncio.sleep(EXIT_STREAM_GRACE)  # a stream that does end, ends now
+            return
+
+
+async def _exit_code(backend: Backend, exec_id: str) -> int | None:
+    """The exec's exit code; None when dockerd has forgotten it (its container exited)."""
     for attempt in range(EXIT_CODE_POLLS):
-        info = await backend.docker.exec_inspect(exec_id)
+        try:
+            info = await backend.docker.exec_inspect(exec_id)
+        except DockerAPIError as exc:
+            if exc.is_not_found:
+                return None
+            raise
         if not info.get("Running"):
             return int(info.get("ExitCode") or 0)
         await asyncio.sleep(

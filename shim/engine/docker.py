@@ -19,7 +19,14 @@ import json
 import re
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -29,7 +36,7 @@ from aiodocker.exceptions import DockerError
 from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
-from shim.deadline import deadline_for
+from shim.deadline import deadline_for, run_until
 from shim.engine.dockerapi import ExecOutput, LogFrame
 from shim.engine.stdcopy import STDOUT, Demuxer
 from shim.errors import DOCKER_UNREACHABLE, DeadlineExceeded, DockerAPIError
@@ -407,9 +414,14 @@ class DockerClient:
         return HijackedStream(stream, tty)
 
     async def exec_run(
-        self, exec_id: str, deadline: float | None, limit: int = EXEC_OUTPUT_LIMIT
+        self,
+        exec_id: str,
+        deadline: float | None,
+        until: Awaitable[object] | None = None,
+        limit: int = EXEC_OUTPUT_LIMIT,
     ) -> ExecOutput:
-        """Start an exec and collect its output until it ends or ``deadline`` passes.
+        """Start an exec and collect its output until it ends, ``until`` completes
+        (the output so far is returned), or ``deadline`` passes (TimeoutError).
 
         At most ``limit`` bytes of stdout and stderr together are kept, in
         arrival order; the rest is read (so the process is not blocked) and counted.
@@ -417,14 +429,19 @@ class DockerClient:
         chunks: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
         kept = dropped = 0
         stream = self._docker.containers.exec(exec_id).start(detach=False)
+
+        async def copy() -> None:
+            nonlocal kept, dropped
+            while (message := await stream.read_out()) is not None:
+                buffer = chunks.setdefault(message.stream, bytearray())
+                piece = message.data[: max(limit - kept, 0)]
+                buffer.extend(piece)
+                kept += len(piece)
+                dropped += len(message.data) - len(piece)
+
         with _translated("run exec"):
             async with asyncio.timeout_at(deadline), stream:
-                while (message := await stream.read_out()) is not None:
-                    buffer = chunks.setdefault(message.stream, bytearray())
-                    piece = message.data[: max(limit - kept, 0)]
-                    buffer.extend(piece)
-                    kept += len(piece)
-                    dropped += len(message.data) - len(piece)
+                await run_until(copy(), until)
         return ExecOutput(stdout=bytes(chunks[1]), stderr=bytes(chunks[2]), dropped=dropped)
 
     async def exec_inspect(self, exec_id: str) -> JSON:

@@ -14,7 +14,7 @@ Contract, whoever implements it: documents are dockerd's JSON, failures are
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -83,8 +83,14 @@ class DockerAPI(Protocol):
         stdout: bool = True,
         stderr: bool = True,
     ) -> str: ...
-    async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
-        """Output until the exec ends; TimeoutError once ``deadline`` (loop time) passes."""
+    async def exec_run(
+        self, exec_id: str, deadline: float | None, until: Awaitable[object] | None = None
+    ) -> ExecOutput:
+        """Output until the exec ends; TimeoutError once ``deadline`` (loop time) passes.
+
+        When ``until`` completes first, the output read so far is returned (dockerd
+        may never end the stream of an exec whose container exited).
+        """
         ...
 
     async def exec_inspect(self, exec_id: str) -> JSON: ...

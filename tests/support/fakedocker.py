@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from shim.deadline import deadline_for
+from shim.deadline import deadline_for, run_until
 from shim.engine.docker import EXEC_OUTPUT_LIMIT
 from shim.engine.dockerapi import ExecOutput, LogFrame
 from shim.errors import DeadlineExceeded, DockerAPIError
@@ -382,15 +382,26 @@ class FakeDocker:
 
         return await self._call("exec_create", (container_id, tuple(cmd)), create())
 
-    async def exec_run(self, exec_id: str, deadline: float | None) -> ExecOutput:
-        """As the real one: output until the exec ends; TimeoutError at ``deadline``."""
+    async def exec_run(
+        self, exec_id: str, deadline: float | None, until: Awaitable[object] | None = None
+    ) -> ExecOutput:
+        """As the real one: output until the exec ends; TimeoutError at ``deadline``; the
+        output so far (none, here) once ``until`` returns, the exec then forgotten as
+        dockerd forgets the execs of an exited container."""
         execution = self.execs[exec_id]
         call = Call("exec_run", (exec_id,))
         self.calls.append(call)
         execution.running = True
+        finished = False
+
+        async def run() -> None:
+            nonlocal finished
+            await asyncio.sleep(execution.script.takes)
+            finished = True
+
         try:
             async with asyncio.timeout_at(deadline):
-                await asyncio.sleep(execution.script.takes)
+                await run_until(run(), until)
         except TimeoutError:
             call.outcome = "deadline"
             raise
@@ -398,6 +409,10 @@ class FakeDocker:
             call.outcome = "cancelled"
             raise
         execution.running = False
+        if not finished:
+            call.outcome = "stopped"
+            del self.execs[exec_id]
+            return ExecOutput(stdout=b"", stderr=b"")
         execution.exit_code = execution.script.exit_code
         call.outcome = "ok"
         return ExecOutput(

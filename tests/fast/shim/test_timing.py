@@ -212,3 +212,36 @@ def test_positive_scores_never_probe() -> None:
     docker = FakeDocker()
     assert probe(docker, 0, 1000) == [0, 1000]
     assert not docker.calls
+
+
+def test_an_exec_whose_container_exits_under_it_ends_as_killed_with_it() -> None:
+    # dockerd may never end such an exec's stream; with no timeout and no client
+    # deadline, ExecSync would otherwise wait forever.
+    docker = FakeDocker()
+    docker.exec_scripts[("sleep", "600")] = ExecScript(takes=600.0)
+
+    async def main() -> tuple[cri.ExecSyncResponse, float]:
+        docker.add_image(BUSYBOX)
+        container_id = await docker.create_container(
+            "k8s_app_pod_ns_uid_0",
+            {"Image": BUSYBOX, "Labels": {"io.kubernetes.docker.type": "container"}},
+        )
+        await docker.start_container(container_id)
+
+        async def container_exits() -> None:
+            await asyncio.sleep(4.5)
+            await docker.stop_container(container_id, 0)
+
+        exits = asyncio.create_task(container_exits())
+        request = cri.ExecSyncRequest(container_id=container_id, cmd=["sleep", "600"])
+        response = await shim_exec.exec_sync(backend_for(docker), request)
+        await exits
+        return response, virtualtime.now()
+
+    response, ended_at = virtualtime.run(main())
+    assert response.exit_code == shim_exec.KILLED_WITH_CONTAINER
+    # Seen at the first check after the exit (at 4.5 s), then the stream's grace.
+    assert ended_at == pytest.approx(
+        5 * shim_exec.CONTAINER_CHECK_INTERVAL + shim_exec.EXIT_STREAM_GRACE
+    )
+    assert docker.calls_to("exec_run")[0].outcome == "stopped"

@@ -139,3 +139,24 @@ async def test_exec_sees_the_container_environment(workspace: Workspace) -> None
     response = await workspace.exec(container_id, "sh", "-c", 'echo "$GREETING"')
 
     assert response.stdout == b"from-cri\n"
+
+
+async def test_an_exec_whose_container_exits_under_it_ends_killed_with_its_output(
+    workspace: Workspace,
+) -> None:
+    # In a pod sharing one PID namespace (the CRI's default, POD), dockerd 20.10 never
+    # ends the stream of an exec whose container exits: ExecSync with no timeout hung.
+    config = workspace.pod_config("shared-pid")
+    config.linux.security_context.namespace_options.pid = pb.POD
+    pod_id, pod = await workspace.run_pod(config)
+    container_id = await workspace.run_container(
+        pod_id, pod, workspace.container_config("brief", ["sleep", "2"])
+    )
+
+    # The client's deadline turns the old hang into a failure; it decides nothing else.
+    response = await workspace.cri.runtime.ExecSync(
+        pb.ExecSyncRequest(container_id=container_id, cmd=["sh", "-c", "echo before; sleep 3600"]),
+        timeout=120,
+    )
+
+    assert (response.stdout, response.exit_code) == (b"before\n", 137)
