@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-_KIND_NAMES = {int: "an integer", float: "a number", str: "text"}
+_KIND_NAMES: dict[object, str] = {int: "an integer", float: "a number", str: "text"}
 
 
 class EnvValueError(ValueError):
@@ -31,7 +31,7 @@ def from_env(
     try:
         value = kind(raw)
     except ValueError:
-        expected = _KIND_NAMES.get(kind, getattr(kind, "__name__", "another value"))  # type: ignore[call-overload]
+        expected = _KIND_NAMES.get(kind) or getattr(kind, "__name__", "another value")
         raise EnvValueError(f"{env}={raw!r} is not valid: expected {expected}") from None
     if choices is not None and value not in choices:
         raise EnvValueError(f"{env}={raw!r} is not valid: use one of {', '.join(choices)}")
