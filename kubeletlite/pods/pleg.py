@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import grpc
 
 from criapi.runtime.v1 import api_pb2 as cri
+from cricommon.retrydelay import RetryDelay
 from kubeletlite.runtime.client import RuntimeCallError
 
 log = logging.getLogger(__name__)
@@ -79,22 +80,22 @@ class EventedPleg(Pleg):
 
     async def run(self) -> None:
         """Follow the runtime's events until cancelled, reconnecting with back-off."""
-        delay = RETRY_INITIAL_SECONDS
+        retry = RetryDelay(RETRY_INITIAL_SECONDS, RETRY_MAX_SECONDS)
         while True:
+            at_least = 0.0
             try:
                 async for event in self._runtime.container_events(self._connected):
-                    delay = RETRY_INITIAL_SECONDS
+                    retry.reset()
                     self._on_event(event)
                 log.warning("the runtime ended its container event stream; relisting meanwhile")
             except RuntimeCallError as exc:
                 if exc.code == grpc.StatusCode.UNIMPLEMENTED:
                     log.info("the runtime has no container events; relisting instead")
-                    delay = UNIMPLEMENTED_RETRY_SECONDS
+                    at_least = UNIMPLEMENTED_RETRY_SECONDS
                 else:
                     log.warning("container event stream lost (%s); relisting meanwhile", exc)
             self._set_healthy(False)
-            await self._sleep(delay)
-            delay = min(delay * 2, max(RETRY_MAX_SECONDS, delay))
+            await self._sleep(retry.take(at_least))
 
     def _connected(self) -> None:
         self._set_healthy(True)

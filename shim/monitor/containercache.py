@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from criapi.runtime.v1 import api_pb2 as cri
+from cricommon.retrydelay import RetryDelay
 from shim.deadline import rpc_deadline
 from shim.errors import ShimError
 from shim.monitor.dockerevents import DockerEvent
@@ -273,20 +274,20 @@ class ContainerCache:
 
     async def run(self) -> None:
         """Seed and refresh until cancelled (the daemon owns this task)."""
-        delay = RETRY_INITIAL_SECONDS
+        retry = RetryDelay(RETRY_INITIAL_SECONDS, RETRY_MAX_SECONDS)
         with rpc_deadline(None):
             while True:
                 await self._wake.wait()
                 self._wake.clear()
                 try:
                     await self._catch_up()
-                    delay = RETRY_INITIAL_SECONDS
+                    retry.reset()
                 except Exception as exc:
                     message = exc.message if isinstance(exc, ShimError) else repr(exc)
+                    delay = retry.take()
                     log.warning("container cache: %s; retrying in %.1fs", message, delay)
                     self._unsync()
                     await self._sleep(delay)
-                    delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def _catch_up(self) -> None:
         while self._connected and (self._seed_wanted or self._dirty):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cricommon.retrydelay import RetryDelay
 from shim.deadline import rpc_deadline
 from shim.engine.dockerapi import DockerAPI
 from shim.errors import ShimError
@@ -80,12 +81,12 @@ class DockerEvents:
 
     async def run(self) -> None:
         """Follow dockerd's events until cancelled, re-subscribing whenever the stream ends."""
-        delay = RETRY_INITIAL_SECONDS
+        retry = RetryDelay(RETRY_INITIAL_SECONDS, RETRY_MAX_SECONDS)
         with rpc_deadline(None):
             while True:
                 try:
                     async for raw in self._docker.events(self._filters, self._opened):
-                        delay = RETRY_INITIAL_SECONDS
+                        retry.reset()
                         event = parse(raw)
                         if event is not None:
                             self._dispatch(event)
@@ -93,8 +94,7 @@ class DockerEvents:
                 except (ShimError, ValueError) as exc:
                     log.warning("docker event stream lost: %s; re-subscribing", exc)
                 self._set_connected(False)
-                await self._sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                await self._sleep(retry.take())
 
     def _opened(self) -> None:
         self._set_connected(True)
