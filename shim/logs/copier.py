@@ -4,7 +4,7 @@ dockerd keeps each container's output in its json-file log. For every
 container started through the CRI, a copier follows that log (with
 timestamps) and appends each message to the file the kubelet asked for
 (sandbox ``log_directory`` joined with the container's ``log_path``), in
-the CRI format ``crictl logs`` and the kubelet read (``shim.logs.resume``).
+the CRI format ``crictl logs`` and the kubelet read (``cricommon.criolog``).
 
 No line is lost or copied twice across a restart of the shim: dockerd
 still holds every message, and on start-up each copier resumes a little

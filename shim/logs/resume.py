@@ -1,4 +1,4 @@
-"""The CRI container log format, as the kubelet and ``crictl logs`` read it.
+"""Where a copy of a container's log resumes, so that each line is written exactly once.
 
 Each line of a container's log file is
 
@@ -8,7 +8,7 @@ where ``P`` marks a fragment of a line that was too long and continues in
 the next entry, and ``F`` marks the end of a line. The line itself is
 parsed and written by ``cricommon.criolog`` (kubelet-lite reads with the
 same parser); this module adds what the shim's copier needs to resume a
-log without loss or duplicates. Pure functions only.
+log without loss or duplicates. Pure: no I/O.
 """
 
 from __future__ import annotations
