@@ -48,7 +48,7 @@ class HasBackend(Protocol):
 
 
 # What the factories return. Typed as Any because each assignment in
-# ``shim.services`` overrides a generated base-class method whose exact
+# ``shim.edge.services`` overrides a generated base-class method whose exact
 # request/response types a generic factory cannot spell.
 ServicerMethod = Any
 
