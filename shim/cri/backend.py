@@ -206,6 +206,10 @@ class Backend:
                 return [entry for entry in cached if dockerfilters.matches(entry, filters)]
         return await self._listings.run(filters)
 
+    async def matching(self, query: dockerfilters.ListQuery) -> list[JSON]:
+        """The owned objects a CRI list filter selects: dockerd's filters, then the rest."""
+        return [entry for entry in await self.list_owned(query.filters) if query.keep(entry)]
+
     async def changed(self, *object_ids: str) -> None:
         """The shim has just changed these objects: the next listing must show it."""
         await self.listing_cache.refresh(object_ids)

@@ -162,7 +162,7 @@ async def list_containers(
     query = dockerfilters.containers(request.filter)
     if query is None:
         return cri.ListContainersResponse()
-    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
+    entries = await backend.matching(query)
     image_refs = await backend.image_refs.all() if entries else {}
     return cri.ListContainersResponse(
         containers=[backend.listing_cache.container(entry, image_refs) for entry in entries]

@@ -162,7 +162,7 @@ async def list_pod_sandbox(
     query = dockerfilters.sandboxes(request.filter)
     if query is None:
         return cri.ListPodSandboxResponse()
-    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
+    entries = await backend.matching(query)
     return cri.ListPodSandboxResponse(
         items=[backend.listing_cache.pod_sandbox(entry) for entry in entries]
     )

@@ -49,7 +49,7 @@ async def list_container_stats(
     )
     if query is None:
         return cri.ListContainerStatsResponse()
-    entries = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
+    entries = await backend.matching(query)
     readings = await backend.stats.collect(entries, layers=True, network=False)
     if not (wanted.id or wanted.pod_sandbox_id or wanted.label_selector):
         backend.stats.prune(labels.TYPE_CONTAINER, (e["Id"] for e in entries))
@@ -83,7 +83,7 @@ async def list_pod_sandbox_stats(
     )
     if query is None:
         return cri.ListPodSandboxStatsResponse()
-    sandboxes = [e for e in await backend.list_owned(query.filters) if query.keep(e)]
+    sandboxes = await backend.matching(query)
     if not sandboxes:
         return cri.ListPodSandboxStatsResponse()
     members = await backend.list_owned(
